@@ -1,0 +1,1 @@
+//! `fabmon synth`: deterministic synthetic fab traffic. Filled in by the synth work.

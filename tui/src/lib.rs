@@ -1,0 +1,1 @@
+//! fabmon operator console (ratatui). Not built yet; see `docs/ARCHITECTURE.md`.
