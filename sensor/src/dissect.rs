@@ -39,9 +39,16 @@ pub struct TcpSeg<'a> {
 #[derive(Clone, Copy, Debug)]
 pub enum L4<'a> {
     Tcp(TcpSeg<'a>),
-    Udp { sport: u16, dport: u16, payload: &'a [u8], truncated: bool },
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: &'a [u8],
+        truncated: bool,
+    },
     /// Any other IP protocol (ICMP, ...), or a non-first IPv4 fragment.
-    Other { ip_proto: u8 },
+    Other {
+        ip_proto: u8,
+    },
 }
 
 /// A packet sliced down to its transport payload.
@@ -74,7 +81,9 @@ pub enum NotDissected {
 /// Slices `data` of link type `link` down to its transport payload.
 pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissected> {
     let sliced = match link {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| NotDissected::Malformed("ethernet_short"))?,
+        LinkType::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| NotDissected::Malformed("ethernet_short"))?
+        }
         LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 | LinkType(12) | LinkType(14) => {
             LaxSlicedPacket::from_ip(data).map_err(|_| NotDissected::Malformed("ip_header"))?
         }
@@ -95,7 +104,9 @@ pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissecte
             let fam_be = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
             match (fam, fam_be) {
                 (2, _) | (_, 2) => LaxSlicedPacket::from_ether_type(EtherType::IPV4, rest),
-                (24 | 28 | 30, _) | (_, 24 | 28 | 30) => LaxSlicedPacket::from_ether_type(EtherType::IPV6, rest),
+                (24 | 28 | 30, _) | (_, 24 | 28 | 30) => {
+                    LaxSlicedPacket::from_ether_type(EtherType::IPV6, rest)
+                }
                 _ => return Err(NotDissected::NotIp),
             }
         }
@@ -122,7 +133,12 @@ pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissecte
     let (src, dst, ttl, payload) = match net {
         LaxNetSlice::Ipv4(ip) => {
             let h = ip.header();
-            (IpAddr::V4(Ipv4Addr::from(h.source())), IpAddr::V4(Ipv4Addr::from(h.destination())), h.ttl(), ip.payload())
+            (
+                IpAddr::V4(Ipv4Addr::from(h.source())),
+                IpAddr::V4(Ipv4Addr::from(h.destination())),
+                h.ttl(),
+                ip.payload(),
+            )
         }
         LaxNetSlice::Ipv6(ip) => {
             let h = ip.header();
@@ -155,7 +171,9 @@ pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissecte
             L4::Udp { sport: u.source_port(), dport: u.destination_port(), payload: u.payload(), truncated }
         }
         _ => {
-            if let Some((_, layer @ (Layer::TcpHeader | Layer::UdpHeader | Layer::UdpPayload))) = &sliced.stop_err {
+            if let Some((_, layer @ (Layer::TcpHeader | Layer::UdpHeader | Layer::UdpPayload))) =
+                &sliced.stop_err
+            {
                 if !fragment {
                     return Err(NotDissected::Malformed(layer_reason(*layer)));
                 }

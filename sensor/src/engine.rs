@@ -153,7 +153,10 @@ impl Engine {
             Err(NotDissected::UnknownLink(l)) => {
                 let n = self.stats.unknown_link.entry(l).or_default();
                 if *n == 0 {
-                    tracing::warn!(link_type = l, "link type not dissected; its packets are skipped and counted");
+                    tracing::warn!(
+                        link_type = l,
+                        "link type not dissected; its packets are skipped and counted"
+                    );
                 }
                 *n += 1;
                 return;
@@ -428,7 +431,12 @@ fn info_roles(tcp: &crate::flow::TcpState) -> bool {
 
 /// Client/server roles of a flow whose handshake was not seen: a known OT server port, else
 /// the lower port, is the server.
-fn guess_roles(cfg: &DetectConfig, transport: Transport, src: Endpoint, dst: Endpoint) -> (Endpoint, Endpoint) {
+fn guess_roles(
+    cfg: &DetectConfig,
+    transport: Transport,
+    src: Endpoint,
+    dst: Endpoint,
+) -> (Endpoint, Endpoint) {
     let known = |p: u16| match transport {
         Transport::Tcp => cfg.modbus_ports.contains(&p) || cfg.hsms_ports.contains(&p),
         Transport::Udp => cfg.bacnet_ports.contains(&p),
@@ -496,7 +504,13 @@ impl<'a> Feeder<'a> {
             d.flush_held(&mut scratch, &mut |d, del| self.deliver(d, del));
         }
         if let AppSlot::Parser(p) = self.app {
-            let mut cx = Cx { frame: self.frame, ts_ns: self.ts_ns, flow: self.info, limits: &self.cfg.app, out: self.events };
+            let mut cx = Cx {
+                frame: self.frame,
+                ts_ns: self.ts_ns,
+                flow: self.info,
+                limits: &self.cfg.app,
+                out: self.events,
+            };
             p.close(&mut cx);
         }
     }
@@ -508,7 +522,13 @@ impl<'a> Feeder<'a> {
                 d.skip = 0;
                 d.started = true;
                 if let AppSlot::Parser(p) = self.app {
-                    let mut cx = Cx { frame: self.frame, ts_ns: self.ts_ns, flow: self.info, limits: &self.cfg.app, out: self.events };
+                    let mut cx = Cx {
+                        frame: self.frame,
+                        ts_ns: self.ts_ns,
+                        flow: self.info,
+                        limits: &self.cfg.app,
+                        out: self.events,
+                    };
                     p.gap(self.dir, &mut cx);
                 }
             }
@@ -534,17 +554,30 @@ impl<'a> Feeder<'a> {
         if d.midstream && !d.started {
             // The parser starts at an arbitrary offset of this direction: resynchronise.
             d.started = true;
-            let mut cx = Cx { frame: self.frame, ts_ns: self.ts_ns, flow: self.info, limits: &self.cfg.app, out: self.events };
+            let mut cx = Cx {
+                frame: self.frame,
+                ts_ns: self.ts_ns,
+                flow: self.info,
+                limits: &self.cfg.app,
+                out: self.events,
+            };
             p.gap(self.dir, &mut cx);
         }
         d.started = true;
-        let mut cx = Cx { frame: self.frame, ts_ns: self.ts_ns, flow: self.info, limits: &self.cfg.app, out: self.events };
+        let mut cx = Cx {
+            frame: self.frame,
+            ts_ns: self.ts_ns,
+            flow: self.info,
+            limits: &self.cfg.app,
+            out: self.events,
+        };
         if d.buf.is_empty() {
             // Fast path: parse straight from the packet; copy only an incomplete tail.
             let used = parse_all(p.as_mut(), self.dir, data, &mut cx, &mut d.skip);
             let rest = &data[used..];
             if !rest.is_empty() {
-                if rest.len() > self.cfg.reassembly.max_buffer || self.mem_used + rest.len() > self.mem_limit {
+                if rest.len() > self.cfg.reassembly.max_buffer || self.mem_used + rest.len() > self.mem_limit
+                {
                     self.mem_gaps += 1;
                     p.gap(self.dir, &mut cx);
                 } else {

@@ -68,7 +68,9 @@ impl FlowKey {
 /// What a flow's application slot holds.
 pub enum AppSlot {
     /// No payload seen yet, or not enough to decide; `tries` counts segments looked at.
-    Undecided { tries: u8 },
+    Undecided {
+        tries: u8,
+    },
     Parser(Box<dyn AppParser>),
     /// Not a protocol fabmon decodes.
     Other,
@@ -238,7 +240,8 @@ impl FlowTable {
             }
             // The front is the least recently seen flow; if even its time is not up (for the
             // shortest timeout), nothing behind it is.
-            let shortest = self.limits.tcp_closed_ns.min(self.limits.udp_idle_ns).min(self.limits.tcp_idle_ns);
+            let shortest =
+                self.limits.tcp_closed_ns.min(self.limits.udp_idle_ns).min(self.limits.tcp_idle_ns);
             if flow.last_ns.saturating_add(shortest) > now_ns {
                 return None;
             }

@@ -13,6 +13,8 @@ pub mod engine;
 pub mod flow;
 pub mod hsms;
 pub mod modbus;
+pub mod pipeline;
 pub mod record;
 pub mod synth;
 pub mod tcp;
+pub mod time;

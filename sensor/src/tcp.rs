@@ -214,7 +214,11 @@ impl TcpDir {
 
     /// The bytes before the held segments will not come (end of flow): deliver what is held,
     /// with a gap before each hole.
-    pub fn flush_held(&mut self, stats: &mut ReassemblyStats, sink: &mut dyn FnMut(&mut TcpDir, Deliver<'_>)) {
+    pub fn flush_held(
+        &mut self,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn FnMut(&mut TcpDir, Deliver<'_>),
+    ) {
         while let Some(first) = self.held.first() {
             let s = first.seq;
             stats.gaps_acked_unseen += 1;
@@ -341,7 +345,8 @@ mod tests {
 
     #[test]
     fn out_of_order_is_held_then_released() {
-        let (out, gaps, st) = run(&[(1003, b"def"), (1000, b"abc"), (1006, b"g")], &ReassemblyLimits::default());
+        let (out, gaps, st) =
+            run(&[(1003, b"def"), (1000, b"abc"), (1006, b"g")], &ReassemblyLimits::default());
         assert_eq!(out, b"abcdefg");
         assert_eq!((gaps, st.out_of_order), (0, 1));
     }
@@ -349,7 +354,8 @@ mod tests {
     #[test]
     fn retransmission_and_overlap_keep_first_data() {
         // "QRSd" starts at 1001: 1001–1002 were seen ("bc"), so only "Sd" is new.
-        let (out, _, st) = run(&[(1000, b"abc"), (1000, b"XYZ"), (1001, b"QRSd")], &ReassemblyLimits::default());
+        let (out, _, st) =
+            run(&[(1000, b"abc"), (1000, b"XYZ"), (1001, b"QRSd")], &ReassemblyLimits::default());
         assert_eq!(out, b"abcSd");
         assert_eq!((st.retransmissions, st.overlaps), (1, 1));
     }

@@ -34,7 +34,10 @@ const PCAP_MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 
 enum Input {
-    Map { map: memmap2::Mmap, pos: usize },
+    Map {
+        map: memmap2::Mmap,
+        pos: usize,
+    },
     Stream {
         reader: Box<dyn Read + Send>,
         buf: Vec<u8>,
@@ -171,8 +174,14 @@ impl FileSource {
 
     /// Reads a capture from any byte stream through a bounded buffer.
     pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> Result<FileSource, CaptureError> {
-        let input =
-            Input::Stream { reader, buf: vec![0; STREAM_BUF_BYTES], start: 0, end: 0, eof: false, dropped: 0 };
+        let input = Input::Stream {
+            reader,
+            buf: vec![0; STREAM_BUF_BYTES],
+            start: 0,
+            end: 0,
+            eof: false,
+            dropped: 0,
+        };
         FileSource::new(name, input)
     }
 
@@ -180,7 +189,10 @@ impl FileSource {
         let io = |source| CaptureError::Io { path: name.to_string(), source };
         input.fill(24).map_err(io)?;
         let head = input.avail();
-        let bad_magic = || CaptureError::BadMagic { path: name.to_string(), magic: head.iter().take(4).copied().collect() };
+        let bad_magic = || CaptureError::BadMagic {
+            path: name.to_string(),
+            magic: head.iter().take(4).copied().collect(),
+        };
         if head.len() < 4 {
             return Err(bad_magic());
         }
@@ -215,13 +227,7 @@ impl FileSource {
                 link: LinkType(link & 0xffff),
             })
         };
-        Ok(FileSource {
-            name: name.to_string(),
-            input,
-            format,
-            stats: SourceStats::default(),
-            done: false,
-        })
+        Ok(FileSource { name: name.to_string(), input, format, stats: SourceStats::default(), done: false })
     }
 
     fn offset(&self) -> u64 {
@@ -261,7 +267,9 @@ impl FileSource {
         let caplen = read_u32(&h[8..12], f.big_endian) as usize;
         let orig_len = read_u32(&h[12..16], f.big_endian);
         if caplen > MAX_RECORD_BYTES {
-            return Err(self.corrupt(format!("record length {caplen} exceeds the {MAX_RECORD_BYTES}-byte bound")));
+            return Err(
+                self.corrupt(format!("record length {caplen} exceeds the {MAX_RECORD_BYTES}-byte bound"))
+            );
         }
         if !self.need(hdr_len + caplen)? {
             return Ok(Next::End);
@@ -308,7 +316,9 @@ impl FileSource {
             }
             let window = self.input.avail();
             let block = match &window[..block_len] {
-                b if block_type_le == PCAPNG_SHB => parse_sectionheaderblock(b).map(|(_, shb)| Block::SectionHeader(shb)),
+                b if block_type_le == PCAPNG_SHB => {
+                    parse_sectionheaderblock(b).map(|(_, shb)| Block::SectionHeader(shb))
+                }
                 b if big_endian => parse_block_be(b).map(|(_, blk)| blk),
                 b => parse_block_le(b).map(|(_, blk)| blk),
             };
@@ -364,7 +374,12 @@ impl FileSource {
                             len = len.min(ifc.snaplen as usize);
                         }
                         // A simple packet block has no timestamp.
-                        Step::Packet { ts_ns: 0, link: ifc.link, data: start..start + len, orig_len: spb.origlen }
+                        Step::Packet {
+                            ts_ns: 0,
+                            link: ifc.link,
+                            data: start..start + len,
+                            orig_len: spb.origlen,
+                        }
                     }
                     None => Step::BadInterface(0),
                 },
@@ -531,9 +546,12 @@ mod tests {
 
     #[test]
     fn bad_magic_names_the_bytes() {
-        let err = FileSource::from_reader("x.pcap", Box::new(std::io::Cursor::new(b"GET / HTTP/1.1\r\n\r\nxxxxxxxx".to_vec())))
-            .err()
-            .unwrap();
+        let err = FileSource::from_reader(
+            "x.pcap",
+            Box::new(std::io::Cursor::new(b"GET / HTTP/1.1\r\n\r\nxxxxxxxx".to_vec())),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("x.pcap: not a pcap or pcapng file"), "{err}");
     }
 
