@@ -73,6 +73,43 @@ pub struct EngineStats {
     pub messages_malformed: BTreeMap<&'static str, u64>,
     /// Transactions left unanswered (timeouts, open at close, evicted), by protocol.
     pub unanswered: BTreeMap<&'static str, u64>,
+    /// Packets (and batches) dropped because a worker queue was full (live capture only).
+    pub dropped_queue_full_packets: u64,
+    pub dropped_queue_full_batches: u64,
+}
+
+impl EngineStats {
+    /// Adds another worker's counters (maxima and peaks add up, as workers run side by side).
+    pub fn merge(&mut self, o: &EngineStats) {
+        fn add<K: Ord + Copy>(a: &mut BTreeMap<K, u64>, b: &BTreeMap<K, u64>) {
+            for (k, v) in b {
+                *a.entry(*k).or_default() += v;
+            }
+        }
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        add(&mut self.unknown_link, &o.unknown_link);
+        self.not_ip += o.not_ip;
+        add(&mut self.malformed, &o.malformed);
+        self.ip_fragments += o.ip_fragments;
+        self.other_ip += o.other_ip;
+        self.tcp_packets += o.tcp_packets;
+        self.udp_packets += o.udp_packets;
+        self.flows_created += o.flows_created;
+        self.flows_closed += o.flows_closed;
+        self.flows_expired += o.flows_expired;
+        self.flows_evicted += o.flows_evicted;
+        self.flows_active_max += o.flows_active_max;
+        self.flows_midstream += o.flows_midstream;
+        add(&mut self.flows_by_proto, &o.flows_by_proto);
+        self.reassembly.merge(&o.reassembly);
+        self.reassembly_memory_peak += o.reassembly_memory_peak;
+        add(&mut self.messages, &o.messages);
+        add(&mut self.messages_malformed, &o.messages_malformed);
+        add(&mut self.unanswered, &o.unanswered);
+        self.dropped_queue_full_packets += o.dropped_queue_full_packets;
+        self.dropped_queue_full_batches += o.dropped_queue_full_batches;
+    }
 }
 
 /// A worker's packet path.
