@@ -9,7 +9,12 @@ use common::*;
 /// Runs check_decode.py on fabmon's JSONL for one capture; returns (ok, report).
 fn check(shared: &std::path::Path, pcap: &std::path::Path, truth: &std::path::Path) -> (bool, String) {
     let out = run_fabmon(&["decode", pcap.to_str().unwrap(), "--format", "jsonl", "--quiet"]);
-    assert!(out.status.success(), "decode failed on {}: {}", pcap.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "decode failed on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("decoded.jsonl");
     std::fs::write(&jsonl, &out.stdout).unwrap();

@@ -360,6 +360,7 @@ impl Engine {
                 mem_used: used,
                 mem_limit: limit,
                 mem_gaps: 0,
+                buf_gaps: 0,
             };
             let d = &mut tcp.dirs[dir.index()];
             let mut mem_ok = |extra: usize| used + extra <= limit;
@@ -374,6 +375,7 @@ impl Engine {
                 &mut |d, del| feeder.deliver(d, del),
             );
             stats.reassembly.gaps_memory += feeder.mem_gaps;
+            stats.reassembly.gaps_buffer_full += feeder.buf_gaps;
             stats.reassembly.bytes_buffered += feeder.buffered;
             stats.reassembly.bytes_skipped += feeder.skipped;
         }
@@ -503,7 +505,10 @@ struct Feeder<'a> {
     skipped: u64,
     mem_used: usize,
     mem_limit: usize,
+    /// Gaps declared because the per-worker memory bound, or the per-direction buffer bound,
+    /// was reached.
     mem_gaps: u64,
+    buf_gaps: u64,
 }
 
 impl<'a> Feeder<'a> {
@@ -529,6 +534,7 @@ impl<'a> Feeder<'a> {
             mem_used: 0,
             mem_limit: usize::MAX,
             mem_gaps: 0,
+            buf_gaps: 0,
         }
     }
 
@@ -628,7 +634,11 @@ impl<'a> Feeder<'a> {
             || self.mem_used + d.buf.len() + data.len() > self.mem_limit
         {
             // The partial message cannot be held: drop it and start afresh from this segment.
-            self.mem_gaps += 1;
+            if d.buf.len() + data.len() > self.cfg.reassembly.max_buffer {
+                self.buf_gaps += 1;
+            } else {
+                self.mem_gaps += 1;
+            }
             d.buf = Vec::new();
             p.gap(self.dir, &mut cx);
             let used = parse_all(p.as_mut(), self.dir, data, &mut cx, &mut d.skip);

@@ -25,9 +25,16 @@ pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
 
 /// Whether an external tool is on PATH; under `FABMON_REQUIRE_TOOLS=1` its absence fails.
 pub fn tool_or_skip(test: &str, tool: &str) -> bool {
-    let ok = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var_os("FABMON_REQUIRE_TOOLS").is_none(), "{test}: {tool} is required (scripts/test-all.sh installs it)");
+        assert!(
+            std::env::var_os("FABMON_REQUIRE_TOOLS").is_none(),
+            "{test}: {tool} is required (scripts/test-all.sh installs it)"
+        );
         eprintln!("{test}: skipped: {tool} is not installed");
     }
     ok
@@ -55,8 +62,10 @@ pub fn corpus_captures(shared: &Path) -> Vec<(PathBuf, PathBuf)> {
     let mut v = Vec::new();
     for dir in ["corpus/secsgem/captures", "corpus/modbus/pcaps", "corpus/bacnet/pcaps"] {
         let Ok(rd) = std::fs::read_dir(shared.join(dir)) else { continue };
-        let mut pcaps: Vec<PathBuf> =
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pcap")).collect();
+        let mut pcaps: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+            .collect();
         pcaps.sort();
         for p in pcaps {
             let truth = p.with_extension("truth.json");
@@ -73,9 +82,10 @@ pub fn public_captures(shared: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     for dir in ["captures/public/modbus", "captures/public/bacnet"] {
         let Ok(rd) = std::fs::read_dir(shared.join(dir)) else { continue };
-        v.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
-            p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")
-        }));
+        v.extend(
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")),
+        );
     }
     v.sort();
     v
