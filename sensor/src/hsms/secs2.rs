@@ -427,7 +427,12 @@ impl<'a> Secs2Tree<'a> {
 
     /// A single byte-sized code (acks and flags): B[1], U1, BOOLEAN[1], or a small integer.
     pub fn code(&self, r: ItemRef) -> Option<u8> {
-        self.uint(r).and_then(|v| u8::try_from(v).ok())
+        match self.scalar(r)? {
+            Scalar::Bool(b) => Some(u8::from(b)),
+            Scalar::U(v) => u8::try_from(v).ok(),
+            Scalar::I(v) => u8::try_from(v).ok(),
+            _ => None,
+        }
     }
 
     /// Text of an A, J or localized item; other items give `None`.

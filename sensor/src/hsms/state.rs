@@ -573,8 +573,9 @@ impl HsmsParser {
                 .rposition(|(k, _)| k.dir == key.dir && k.system == key.system)
             {
                 if let Some((k, p)) = self.one_way.remove(i) {
+                    // E5 expects no reply to a W=0 primary, but some stacks send one
+                    // (secsgem for S5F1, S5F3, S10F3): pair it, without an anomaly.
                     pr.link(p.frame, p.ts_ns, now);
-                    an.push("reply_to_no_wait_primary");
                     self.remember_closed(k, &p, false);
                 }
             } else if let Some(c) = self.find_closed(key) {
