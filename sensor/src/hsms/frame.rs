@@ -147,18 +147,7 @@ impl HsmsHeader {
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let s = self.session_id.to_be_bytes();
         let y = self.system.to_be_bytes();
-        [
-            s[0],
-            s[1],
-            self.byte2,
-            self.byte3,
-            self.ptype,
-            self.stype.0,
-            y[0],
-            y[1],
-            y[2],
-            y[3],
-        ]
+        [s[0], s[1], self.byte2, self.byte3, self.ptype, self.stype.0, y[0], y[1], y[2], y[3]]
     }
 
     pub fn is_data(&self) -> bool {
@@ -216,9 +205,7 @@ pub enum FrameError {
 }
 
 fn incomplete(have: usize, want: u64) -> FrameError {
-    let needed = usize::try_from(want.saturating_sub(have as u64))
-        .ok()
-        .and_then(NonZeroUsize::new);
+    let needed = usize::try_from(want.saturating_sub(have as u64)).ok().and_then(NonZeroUsize::new);
     FrameError::Incomplete { needed }
 }
 
@@ -251,10 +238,7 @@ pub fn parse_header(input: &[u8]) -> Result<HsmsHeader, FrameError> {
 /// Length arithmetic is done in u64, so a length field near `u32::MAX` cannot wrap. A message
 /// whose length field exceeds `max_length` yields [`FrameError::Oversize`] as soon as its
 /// header is available, so it is never buffered whole.
-pub fn parse_frame(
-    input: &[u8],
-    max_length: u64,
-) -> Result<(HsmsFrameSlice<'_>, usize), FrameError> {
+pub fn parse_frame(input: &[u8], max_length: u64) -> Result<(HsmsFrameSlice<'_>, usize), FrameError> {
     let header = parse_header(input)?;
     if u64::from(header.length) > max_length {
         return Err(FrameError::Oversize { header });
@@ -282,15 +266,11 @@ pub fn control_violations(h: &HsmsHeader, out: &mut Vec<&'static str>) {
     // Reject.req carries the rejected SType/PType in byte 2 and its reason in byte 3; the
     // responses carry a status in byte 3; every other byte is 0.
     let byte2_ok = st == SType::REJECT_REQ || h.byte2 == 0;
-    let byte3_ok = matches!(
-        st,
-        SType::SELECT_RSP | SType::DESELECT_RSP | SType::REJECT_REQ
-    ) || h.byte3 == 0;
+    let byte3_ok = matches!(st, SType::SELECT_RSP | SType::DESELECT_RSP | SType::REJECT_REQ) || h.byte3 == 0;
     if !byte2_ok || !byte3_ok {
         out.push("control_message_bad_header_bytes");
     }
-    if matches!(st, SType::LINKTEST_REQ | SType::LINKTEST_RSP) && h.session_id != CONTROL_SESSION_ID
-    {
+    if matches!(st, SType::LINKTEST_REQ | SType::LINKTEST_RSP) && h.session_id != CONTROL_SESSION_ID {
         out.push("control_message_bad_session_id");
     }
 }
@@ -322,8 +302,7 @@ pub fn header_plausible(h: &HsmsHeader) -> bool {
         SType::DESELECT_RSP => DeselectStatus(h.byte3).name().is_some(),
         SType::REJECT_REQ => {
             let reason = RejectReason(h.byte3);
-            reason.name().is_some()
-                && (reason == RejectReason::PTYPE_NOT_SUPPORTED || h.byte2 < 128)
+            reason.name().is_some() && (reason == RejectReason::PTYPE_NOT_SUPPORTED || h.byte2 < 128)
         }
         _ => true,
     }
@@ -362,9 +341,7 @@ pub fn probe(data: &[u8]) -> Option<bool> {
             // A data message with a body: what has arrived of the body must be SECS-II.
             let total = usize::try_from(h.body_len()).unwrap_or(usize::MAX);
             let start = PREFIX_LEN + HEADER_LEN;
-            let avail = data
-                .get(start..start.saturating_add(total).min(data.len()))
-                .unwrap_or(&[]);
+            let avail = data.get(start..start.saturating_add(total).min(data.len())).unwrap_or(&[]);
             if avail.is_empty() {
                 return None;
             }
@@ -374,6 +351,8 @@ pub fn probe(data: &[u8]) -> Option<bool> {
 }
 
 #[cfg(test)]
+// Tests fail loudly on purpose.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -421,26 +400,17 @@ mod tests {
         b[..4].copy_from_slice(&0xFFFF_FFFDu32.to_be_bytes());
         match parse_frame(&b, u64::MAX) {
             Err(FrameError::Incomplete { needed }) => {
-                assert_eq!(
-                    needed.map(|n| n.get() as u64),
-                    Some(0xFFFF_FFFDu64 + 4 - 14)
-                );
+                assert_eq!(needed.map(|n| n.get() as u64), Some(0xFFFF_FFFDu64 + 4 - 14));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            parse_frame(&b, 1 << 24),
-            Err(FrameError::Oversize { .. })
-        ));
+        assert!(matches!(parse_frame(&b, 1 << 24), Err(FrameError::Oversize { .. })));
     }
 
     #[test]
     fn short_length() {
         let b = [0, 0, 0, 6, 0xff, 0xff, 0, 0, 0, 1];
-        assert_eq!(
-            parse_frame(&b, 1 << 24),
-            Err(FrameError::ShortLength { length: 6 })
-        );
+        assert_eq!(parse_frame(&b, 1 << 24), Err(FrameError::ShortLength { length: 6 }));
     }
 
     #[test]
@@ -453,10 +423,7 @@ mod tests {
             serde_json::to_string(&RejectReason(4)).unwrap(),
             r#"{"code":4,"name":"entity_not_selected"}"#
         );
-        assert_eq!(
-            serde_json::to_string(&RejectReason(0)).unwrap(),
-            r#"{"code":0}"#
-        );
+        assert_eq!(serde_json::to_string(&RejectReason(0)).unwrap(), r#"{"code":0}"#);
     }
 
     #[test]
@@ -474,13 +441,7 @@ mod tests {
         h.byte3 = 1;
         h.length = 12;
         control_violations(&h, &mut v);
-        assert_eq!(
-            v,
-            [
-                "control_message_with_body",
-                "control_message_bad_header_bytes"
-            ]
-        );
+        assert_eq!(v, ["control_message_with_body", "control_message_bad_header_bytes"]);
     }
 
     fn with_len(len: u32, rest: &[u8]) -> Vec<u8> {
@@ -495,10 +456,7 @@ mod tests {
         let s1f13 = with_len(12, &[0, 1, 0x81, 0x0d, 0, 0, 0, 0, 0, 1, 0x01, 0x00]);
         assert_eq!(probe(&s1f13), Some(true));
         // Linktest.req
-        assert_eq!(
-            probe(&with_len(10, &[0xff, 0xff, 0, 0, 0, 5, 0, 0, 0, 9])),
-            Some(true)
-        );
+        assert_eq!(probe(&with_len(10, &[0xff, 0xff, 0, 0, 0, 5, 0, 0, 0, 9])), Some(true));
         // Not enough bytes yet.
         assert_eq!(probe(&SELECT_REQ[..9]), None);
         assert_eq!(probe(&s1f13[..14]), None);
@@ -509,27 +467,14 @@ mod tests {
         let cases: &[(&str, &[u8])] = &[
             (
                 "tls client hello",
-                &[
-                    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0, 0, 0, 0,
-                ],
+                &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0, 0, 0, 0],
             ),
             ("http", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
             ("ssh banner", b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n"),
             // NetBIOS session header + SMB1 negotiate: PType would be 0x72.
-            (
-                "smb1",
-                &[
-                    0x00, 0x00, 0x00, 0x85, 0xff, b'S', b'M', b'B', 0x72, 0, 0, 0, 0, 0x18, 0x53,
-                    0xc8,
-                ],
-            ),
+            ("smb1", &[0x00, 0x00, 0x00, 0x85, 0xff, b'S', b'M', b'B', 0x72, 0, 0, 0, 0, 0x18, 0x53, 0xc8]),
             // NetBIOS + SMB2: PType would be the structure size 0x40.
-            (
-                "smb2",
-                &[
-                    0x00, 0x00, 0x00, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0x00, 0, 0, 0, 0, 0, 0,
-                ],
-            ),
+            ("smb2", &[0x00, 0x00, 0x00, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0x00, 0, 0, 0, 0, 0, 0]),
             // Two Modbus/TCP requests: the length would be tid << 16 and the "body" starts
             // with the second request's protocol id (0x00: no length bytes).
             (
@@ -540,22 +485,10 @@ mod tests {
                 ],
             ),
             ("zeros", &[0; 20]),
-            (
-                "data stream 0",
-                &with_len(10, &[0, 1, 0x00, 0x01, 0, 0, 0, 0, 0, 1]),
-            ),
-            (
-                "control with body",
-                &with_len(11, &[0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 0]),
-            ),
-            (
-                "unknown stype",
-                &with_len(10, &[0xff, 0xff, 0, 0, 0, 11, 0, 0, 0, 1]),
-            ),
-            (
-                "bad secs2 byte",
-                &with_len(12, &[0, 1, 0x81, 0x0d, 0, 0, 0, 0, 0, 1, 0xfd, 0x00]),
-            ),
+            ("data stream 0", &with_len(10, &[0, 1, 0x00, 0x01, 0, 0, 0, 0, 0, 1])),
+            ("control with body", &with_len(11, &[0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 0])),
+            ("unknown stype", &with_len(10, &[0xff, 0xff, 0, 0, 0, 11, 0, 0, 0, 1])),
+            ("bad secs2 byte", &with_len(12, &[0, 1, 0x81, 0x0d, 0, 0, 0, 0, 0, 1, 0xfd, 0x00])),
         ];
         for (what, bytes) in cases {
             assert_eq!(probe(bytes), Some(false), "{what}");

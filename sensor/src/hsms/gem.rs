@@ -207,12 +207,7 @@ fn value(t: &Secs2Tree<'_>, r: ItemRef) -> Option<GemValue> {
         });
     }
     let enc = t.encoding(r)?;
-    Some(GemValue::Sml(secs2::render_sml(
-        enc,
-        enc.len(),
-        64,
-        VALUE_SML_CHARS,
-    )))
+    Some(GemValue::Sml(secs2::render_sml(enc, enc.len(), 64, VALUE_SML_CHARS)))
 }
 
 /// ALCD of S5F1: bit 8 set = alarm set, low bits = category.
@@ -293,21 +288,11 @@ pub struct Mhead {
 #[non_exhaustive]
 pub enum Gem {
     /// S1F2 On Line Data (from the host: empty).
-    OnlineData {
-        mdln: Option<String>,
-        softrev: Option<String>,
-    },
+    OnlineData { mdln: Option<String>, softrev: Option<String> },
     /// S1F13 Establish Communications Request (from the host: empty).
-    EstablishComm {
-        mdln: Option<String>,
-        softrev: Option<String>,
-    },
+    EstablishComm { mdln: Option<String>, softrev: Option<String> },
     /// S1F14; MDLN/SOFTREV kept only when COMMACK is 0.
-    EstablishCommAck {
-        commack: Commack,
-        mdln: Option<String>,
-        softrev: Option<String>,
-    },
+    EstablishCommAck { commack: Commack, mdln: Option<String>, softrev: Option<String> },
     /// S1F15 Request OFF-LINE.
     RequestOffline,
     /// S1F16.
@@ -317,10 +302,7 @@ pub enum Gem {
     /// S1F18.
     OnlineAck { onlack: Onlack },
     /// S2F15 New Equipment Constant Send.
-    EquipmentConstantSend {
-        constants: Vec<EcPair>,
-        n_constants: usize,
-    },
+    EquipmentConstantSend { constants: Vec<EcPair>, n_constants: usize },
     /// S2F16.
     EquipmentConstantAck { eac: Eac },
     /// S2F17 Date and Time Request.
@@ -332,37 +314,19 @@ pub enum Gem {
     /// S2F32.
     TimeSetAck { tiack: Tiack },
     /// S2F33 Define Report (`delete_all` when the report list is empty).
-    DefineReport {
-        dataid: Option<GemValue>,
-        delete_all: bool,
-        reports: Vec<ReportDef>,
-        n_reports: usize,
-    },
+    DefineReport { dataid: Option<GemValue>, delete_all: bool, reports: Vec<ReportDef>, n_reports: usize },
     /// S2F34.
     DefineReportAck { drack: Drack },
     /// S2F35 Link Event Report.
-    LinkEventReport {
-        dataid: Option<GemValue>,
-        links: Vec<EventLink>,
-        n_links: usize,
-    },
+    LinkEventReport { dataid: Option<GemValue>, links: Vec<EventLink>, n_links: usize },
     /// S2F36.
     LinkEventReportAck { lrack: Lrack },
     /// S2F37 Enable/Disable Event Report (`all` when the CEID list is empty).
-    EnableEventReport {
-        ceed: bool,
-        all: bool,
-        ceids: Vec<GemValue>,
-        n_ceids: usize,
-    },
+    EnableEventReport { ceed: bool, all: bool, ceids: Vec<GemValue>, n_ceids: usize },
     /// S2F38.
     EnableEventReportAck { erack: Erack },
     /// S2F41 Host Command Send.
-    HostCommand {
-        rcmd: Option<GemValue>,
-        params: Vec<CommandParam>,
-        n_params: usize,
-    },
+    HostCommand { rcmd: Option<GemValue>, params: Vec<CommandParam>, n_params: usize },
     /// S2F49 Enhanced Remote Command.
     EnhancedRemoteCommand {
         dataid: Option<GemValue>,
@@ -372,17 +336,9 @@ pub enum Gem {
         n_params: usize,
     },
     /// S2F42 and S2F50.
-    HostCommandAck {
-        hcack: Hcack,
-        cpacks: Vec<ParamAck>,
-        n_cpacks: usize,
-    },
+    HostCommandAck { hcack: Hcack, cpacks: Vec<ParamAck>, n_cpacks: usize },
     /// S5F1 Alarm Report Send.
-    AlarmReport {
-        alcd: Alcd,
-        alid: Option<GemValue>,
-        altx: Option<String>,
-    },
+    AlarmReport { alcd: Alcd, alid: Option<GemValue>, altx: Option<String> },
     /// S5F2 and S5F4.
     AlarmAck { ackc5: Ackc5 },
     /// S5F3 Enable/Disable Alarm Send (no ALID = all alarms).
@@ -397,11 +353,7 @@ pub enum Gem {
     /// S6F12.
     EventReportAck { ackc6: Ackc6 },
     /// S7F3 Process Program Send: the recipe body is hashed, not kept.
-    ProcessProgramSend {
-        ppid: Option<GemValue>,
-        body_len: Option<usize>,
-        sha256: Option<String>,
-    },
+    ProcessProgramSend { ppid: Option<GemValue>, body_len: Option<usize>, sha256: Option<String> },
     /// S7F4 and S7F18.
     ProcessProgramAck { ackc7: Ackc7 },
     /// S7F5 Process Program Request.
@@ -414,30 +366,17 @@ pub enum Gem {
         not_found: bool,
     },
     /// S7F17 Delete Process Program Send (`all` when the PPID list is empty).
-    ProcessProgramDelete {
-        all: bool,
-        ppids: Vec<GemValue>,
-        n_ppids: usize,
-    },
+    ProcessProgramDelete { all: bool, ppids: Vec<GemValue>, n_ppids: usize },
     /// S7F19 Current EPPD Request.
     ProcessProgramDirectoryRequest,
     /// S7F20 Current EPPD Data.
-    ProcessProgramDirectory {
-        ppids: Vec<GemValue>,
-        n_ppids: usize,
-    },
+    ProcessProgramDirectory { ppids: Vec<GemValue>, n_ppids: usize },
     /// S10F1/F3/F5/F9 terminal text (F5 lines joined with newlines; F9 has no TID).
-    TerminalText {
-        tid: Option<GemValue>,
-        text: Option<String>,
-    },
+    TerminalText { tid: Option<GemValue>, text: Option<String> },
     /// S10F2/F4/F6/F10.
     TerminalAck { ackc10: Ackc10 },
     /// S9Fx: the equipment reports an error about another message.
-    StreamError {
-        error: S9Error,
-        mhead: Option<Mhead>,
-    },
+    StreamError { error: S9Error, mhead: Option<Mhead> },
     /// SxF0: the transaction was aborted instead of answered.
     Abort,
 }
@@ -462,21 +401,10 @@ impl Gem {
             }
             Gem::EventReport { ceid, .. } => format!("CEID={}", v(ceid)),
             Gem::AlarmReport { alcd, alid, .. } => {
-                format!(
-                    "ALID={} {}",
-                    v(alid),
-                    if alcd.set { "set" } else { "cleared" }
-                )
+                format!("ALID={} {}", v(alid), if alcd.set { "set" } else { "cleared" })
             }
             Gem::StreamError { error, .. } => error.name().unwrap_or("error").to_owned(),
-            Gem::OnlineData {
-                mdln: Some(m),
-                softrev,
-            }
-            | Gem::EstablishComm {
-                mdln: Some(m),
-                softrev,
-            } => {
+            Gem::OnlineData { mdln: Some(m), softrev } | Gem::EstablishComm { mdln: Some(m), softrev } => {
                 format!("MDLN={m} SOFTREV={}", softrev.as_deref().unwrap_or("?"))
             }
             _ => String::new(),
@@ -548,14 +476,8 @@ fn params(t: &Secs2Tree<'_>, list: ItemRef, max: usize) -> Option<(Vec<CommandPa
     t.list_len(list)?;
     Some(bounded(
         t.children(list).map(|c| match pair(t, c) {
-            Some((n, v)) => CommandParam {
-                cpname: value(t, n),
-                cpval: value(t, v),
-            },
-            None => CommandParam {
-                cpname: None,
-                cpval: value(t, c),
-            },
+            Some((n, v)) => CommandParam { cpname: value(t, n), cpval: value(t, v) },
+            None => CommandParam { cpname: None, cpval: value(t, c) },
         }),
         max,
     ))
@@ -585,47 +507,26 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             let commack = Commack(t.code(ack).ok_or(GemMismatch)?);
             let (mdln, softrev) = mdln_softrev(t, ids).ok_or(GemMismatch)?;
             if commack == Commack::ACCEPTED {
-                Gem::EstablishCommAck {
-                    commack,
-                    mdln,
-                    softrev,
-                }
+                Gem::EstablishCommAck { commack, mdln, softrev }
             } else {
-                Gem::EstablishCommAck {
-                    commack,
-                    mdln: None,
-                    softrev: None,
-                }
+                Gem::EstablishCommAck { commack, mdln: None, softrev: None }
             }
         }
         (1, 15) => Gem::RequestOffline,
-        (1, 16) => Gem::OfflineAck {
-            oflack: Oflack(code()?),
-        },
+        (1, 16) => Gem::OfflineAck { oflack: Oflack(code()?) },
         (1, 17) => Gem::RequestOnline,
-        (1, 18) => Gem::OnlineAck {
-            onlack: Onlack(code()?),
-        },
+        (1, 18) => Gem::OnlineAck { onlack: Onlack(code()?) },
         (2, 15) => {
             let r = root.ok_or(GemMismatch)?;
             t.list_len(r).ok_or(GemMismatch)?;
             let (constants, n_constants) = bounded(
                 t.children(r).map(|c| match pair(t, c) {
-                    Some((id, v)) => EcPair {
-                        ecid: value(t, id),
-                        ecv: value(t, v),
-                    },
-                    None => EcPair {
-                        ecid: None,
-                        ecv: value(t, c),
-                    },
+                    Some((id, v)) => EcPair { ecid: value(t, id), ecv: value(t, v) },
+                    None => EcPair { ecid: None, ecv: value(t, c) },
                 }),
                 max_values,
             );
-            Gem::EquipmentConstantSend {
-                constants,
-                n_constants,
-            }
+            Gem::EquipmentConstantSend { constants, n_constants }
         }
         (2, 16) => Gem::EquipmentConstantAck { eac: Eac(code()?) },
         (2, 17) => Gem::TimeRequest,
@@ -637,9 +538,7 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                 Gem::TimeSet { time }
             }
         }
-        (2, 32) => Gem::TimeSetAck {
-            tiack: Tiack(code()?),
-        },
+        (2, 32) => Gem::TimeSetAck { tiack: Tiack(code()?) },
         (2, 33) => {
             let (dataid, list) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             let n = t.list_len(list).ok_or(GemMismatch)?;
@@ -647,30 +546,15 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                 t.children(list).map(|c| match pair(t, c) {
                     Some((id, vids)) => {
                         let (vids, n_vids) = values(t, vids, max_values).unwrap_or_default();
-                        ReportDef {
-                            rptid: value(t, id),
-                            vids,
-                            n_vids,
-                        }
+                        ReportDef { rptid: value(t, id), vids, n_vids }
                     }
-                    None => ReportDef {
-                        rptid: None,
-                        vids: Vec::new(),
-                        n_vids: 0,
-                    },
+                    None => ReportDef { rptid: None, vids: Vec::new(), n_vids: 0 },
                 }),
                 max_values,
             );
-            Gem::DefineReport {
-                dataid: value(t, dataid),
-                delete_all: n == 0,
-                reports,
-                n_reports,
-            }
+            Gem::DefineReport { dataid: value(t, dataid), delete_all: n == 0, reports, n_reports }
         }
-        (2, 34) => Gem::DefineReportAck {
-            drack: Drack(code()?),
-        },
+        (2, 34) => Gem::DefineReportAck { drack: Drack(code()?) },
         (2, 35) => {
             let (dataid, list) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             t.list_len(list).ok_or(GemMismatch)?;
@@ -678,51 +562,26 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                 t.children(list).map(|c| match pair(t, c) {
                     Some((id, ids)) => {
                         let (rptids, n_rptids) = values(t, ids, max_values).unwrap_or_default();
-                        EventLink {
-                            ceid: value(t, id),
-                            rptids,
-                            n_rptids,
-                        }
+                        EventLink { ceid: value(t, id), rptids, n_rptids }
                     }
-                    None => EventLink {
-                        ceid: None,
-                        rptids: Vec::new(),
-                        n_rptids: 0,
-                    },
+                    None => EventLink { ceid: None, rptids: Vec::new(), n_rptids: 0 },
                 }),
                 max_values,
             );
-            Gem::LinkEventReport {
-                dataid: value(t, dataid),
-                links,
-                n_links,
-            }
+            Gem::LinkEventReport { dataid: value(t, dataid), links, n_links }
         }
-        (2, 36) => Gem::LinkEventReportAck {
-            lrack: Lrack(code()?),
-        },
+        (2, 36) => Gem::LinkEventReportAck { lrack: Lrack(code()?) },
         (2, 37) => {
             let (ceed, list) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             let ceed = t.code(ceed).ok_or(GemMismatch)? != 0;
             let (ceids, n_ceids) = values(t, list, max_values).ok_or(GemMismatch)?;
-            Gem::EnableEventReport {
-                ceed,
-                all: n_ceids == 0,
-                ceids,
-                n_ceids,
-            }
+            Gem::EnableEventReport { ceed, all: n_ceids == 0, ceids, n_ceids }
         }
-        (2, 38) => Gem::EnableEventReportAck {
-            erack: Erack(code()?),
-        },
+        (2, 38) => Gem::EnableEventReportAck { erack: Erack(code()?) },
         (2, 41) => {
             let (rcmd, list) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             let (params, n_params) = params(t, list, max_values).ok_or(GemMismatch)?;
-            Gem::HostCommand {
-                rcmd: value(t, rcmd),
-                params,
-                n_params,
-            }
+            Gem::HostCommand { rcmd: value(t, rcmd), params, n_params }
         }
         (2, 49) => {
             let k = root.and_then(|r| t.list_of(r, 4)).ok_or(GemMismatch)?;
@@ -744,22 +603,12 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             t.list_len(list).ok_or(GemMismatch)?;
             let (cpacks, n_cpacks) = bounded(
                 t.children(list).map(|c| match pair(t, c) {
-                    Some((n, a)) => ParamAck {
-                        cpname: value(t, n),
-                        cpack: t.code(a).map(Cpack),
-                    },
-                    None => ParamAck {
-                        cpname: None,
-                        cpack: None,
-                    },
+                    Some((n, a)) => ParamAck { cpname: value(t, n), cpack: t.code(a).map(Cpack) },
+                    None => ParamAck { cpname: None, cpack: None },
                 }),
                 max_values,
             );
-            Gem::HostCommandAck {
-                hcack,
-                cpacks,
-                n_cpacks,
-            }
+            Gem::HostCommandAck { hcack, cpacks, n_cpacks }
         }
         (5, 1) => {
             let k = root.and_then(|r| t.list_of(r, 3)).ok_or(GemMismatch)?;
@@ -768,18 +617,12 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             };
             let raw = t.code(*alcd).ok_or(GemMismatch)?;
             Gem::AlarmReport {
-                alcd: Alcd {
-                    raw,
-                    set: raw & 0x80 != 0,
-                    category: AlarmCategory(raw & 0x7F),
-                },
+                alcd: Alcd { raw, set: raw & 0x80 != 0, category: AlarmCategory(raw & 0x7F) },
                 alid: value(t, *alid),
                 altx: t.text(*altx),
             }
         }
-        (5, 2) | (5, 4) => Gem::AlarmAck {
-            ackc5: Ackc5(code()?),
-        },
+        (5, 2) | (5, 4) => Gem::AlarmAck { ackc5: Ackc5(code()?) },
         (5, 3) => {
             let (aled, alid) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             let raw = t.code(aled).ok_or(GemMismatch)?;
@@ -788,13 +631,7 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                 Some(it) if it.len == 0 => None,
                 _ => value(t, alid),
             };
-            Gem::EnableAlarm {
-                aled: Aled {
-                    raw,
-                    enable: raw & 0x80 != 0,
-                },
-                alid,
-            }
+            Gem::EnableAlarm { aled: Aled { raw, enable: raw & 0x80 != 0 }, alid }
         }
         (6, 11) => {
             let k = root.and_then(|r| t.list_of(r, 3)).ok_or(GemMismatch)?;
@@ -806,105 +643,53 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                 t.children(*list).map(|c| match pair(t, c) {
                     Some((id, vals)) => {
                         let (values, n_values) = values(t, vals, max_values).unwrap_or_default();
-                        ReportData {
-                            rptid: value(t, id),
-                            values,
-                            n_values,
-                        }
+                        ReportData { rptid: value(t, id), values, n_values }
                     }
-                    None => ReportData {
-                        rptid: None,
-                        values: Vec::new(),
-                        n_values: 0,
-                    },
+                    None => ReportData { rptid: None, values: Vec::new(), n_values: 0 },
                 }),
                 max_values,
             );
-            Gem::EventReport {
-                dataid: value(t, *dataid),
-                ceid: value(t, *ceid),
-                reports,
-                n_reports,
-            }
+            Gem::EventReport { dataid: value(t, *dataid), ceid: value(t, *ceid), reports, n_reports }
         }
-        (6, 12) => Gem::EventReportAck {
-            ackc6: Ackc6(code()?),
-        },
+        (6, 12) => Gem::EventReportAck { ackc6: Ackc6(code()?) },
         (7, 3) => {
             let (ppid, body) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             let (body_len, sha256) = ppbody(t, body);
-            Gem::ProcessProgramSend {
-                ppid: value(t, ppid),
-                body_len,
-                sha256,
-            }
+            Gem::ProcessProgramSend { ppid: value(t, ppid), body_len, sha256 }
         }
-        (7, 4) | (7, 18) => Gem::ProcessProgramAck {
-            ackc7: Ackc7(code()?),
-        },
-        (7, 5) => Gem::ProcessProgramRequest {
-            ppid: root.and_then(|r| value(t, r)),
-        },
+        (7, 4) | (7, 18) => Gem::ProcessProgramAck { ackc7: Ackc7(code()?) },
+        (7, 5) => Gem::ProcessProgramRequest { ppid: root.and_then(|r| value(t, r)) },
         (7, 6) => {
             let r = root.ok_or(GemMismatch)?;
             if t.list_len(r) == Some(0) {
-                Gem::ProcessProgramData {
-                    ppid: None,
-                    body_len: None,
-                    sha256: None,
-                    not_found: true,
-                }
+                Gem::ProcessProgramData { ppid: None, body_len: None, sha256: None, not_found: true }
             } else {
                 let (ppid, body) = pair(t, r).ok_or(GemMismatch)?;
                 let (body_len, sha256) = ppbody(t, body);
-                Gem::ProcessProgramData {
-                    ppid: value(t, ppid),
-                    body_len,
-                    sha256,
-                    not_found: false,
-                }
+                Gem::ProcessProgramData { ppid: value(t, ppid), body_len, sha256, not_found: false }
             }
         }
         (7, 17) => {
-            let (ppids, n_ppids) = root
-                .and_then(|r| values(t, r, max_values))
-                .ok_or(GemMismatch)?;
-            Gem::ProcessProgramDelete {
-                all: n_ppids == 0,
-                ppids,
-                n_ppids,
-            }
+            let (ppids, n_ppids) = root.and_then(|r| values(t, r, max_values)).ok_or(GemMismatch)?;
+            Gem::ProcessProgramDelete { all: n_ppids == 0, ppids, n_ppids }
         }
         (7, 19) => Gem::ProcessProgramDirectoryRequest,
         (7, 20) => {
-            let (ppids, n_ppids) = root
-                .and_then(|r| values(t, r, max_values))
-                .ok_or(GemMismatch)?;
+            let (ppids, n_ppids) = root.and_then(|r| values(t, r, max_values)).ok_or(GemMismatch)?;
             Gem::ProcessProgramDirectory { ppids, n_ppids }
         }
         (10, 1) | (10, 3) => {
             let (tid, text) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
-            Gem::TerminalText {
-                tid: value(t, tid),
-                text: t.text(text),
-            }
+            Gem::TerminalText { tid: value(t, tid), text: t.text(text) }
         }
         (10, 5) => {
             let (tid, lines) = root.and_then(|r| pair(t, r)).ok_or(GemMismatch)?;
             t.list_len(lines).ok_or(GemMismatch)?;
             let (lines, _) = bounded(t.children(lines).filter_map(|c| t.text(c)), max_values);
-            Gem::TerminalText {
-                tid: value(t, tid),
-                text: Some(lines.join("\n")),
-            }
+            Gem::TerminalText { tid: value(t, tid), text: Some(lines.join("\n")) }
         }
-        (10, 9) => Gem::TerminalText {
-            tid: None,
-            text: root.and_then(|r| t.text(r)),
-        },
-        (10, 2) | (10, 4) | (10, 6) | (10, 10) => Gem::TerminalAck {
-            ackc10: Ackc10(code()?),
-        },
+        (10, 9) => Gem::TerminalText { tid: None, text: root.and_then(|r| t.text(r)) },
+        (10, 2) | (10, 4) | (10, 6) | (10, 10) => Gem::TerminalAck { ackc10: Ackc10(code()?) },
         (9, f) if f % 2 == 1 => {
             let mhead = root.and_then(|r| {
                 let d = t.data(r)?;
@@ -920,10 +705,7 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
                     system: h.system,
                 })
             });
-            Gem::StreamError {
-                error: S9Error(f),
-                mhead,
-            }
+            Gem::StreamError { error: S9Error(f), mhead }
         }
         _ => return Ok(None),
     };
@@ -955,16 +737,14 @@ pub fn reported_ids(t: &Secs2Tree<'_>, max: usize) -> Vec<IdKey> {
         return Vec::new();
     };
     t.children(*list)
-        .filter_map(|c| {
-            pair(t, c)
-                .and_then(|(id, _)| value(t, id))
-                .and_then(|v| v.id_key())
-        })
+        .filter_map(|c| pair(t, c).and_then(|(id, _)| value(t, id)).and_then(|v| v.id_key()))
         .take(max)
         .collect()
 }
 
 #[cfg(test)]
+// Tests fail loudly on purpose.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::hsms::secs2::parse_secs2;
@@ -1008,19 +788,12 @@ mod tests {
         );
         // Denied: identity not kept.
         body[4] = 1;
-        assert!(matches!(
-            gem_of(1, 14, &body),
-            Ok(Some(Gem::EstablishCommAck { mdln: None, .. }))
-        ));
+        assert!(matches!(gem_of(1, 14, &body), Ok(Some(Gem::EstablishCommAck { mdln: None, .. }))));
         // Host side: L,2 COMMACK L,0.
         let host = [0x01, 0x02, 0x21, 0x01, 0x00, 0x01, 0x00];
         assert!(matches!(
             gem_of(1, 14, &host),
-            Ok(Some(Gem::EstablishCommAck {
-                mdln: None,
-                softrev: None,
-                ..
-            }))
+            Ok(Some(Gem::EstablishCommAck { mdln: None, softrev: None, .. }))
         ));
     }
 
@@ -1032,27 +805,13 @@ mod tests {
         body.extend(a("PPID"));
         body.extend(a("ETCH_OX_45S"));
         let g = gem_of(2, 41, &body).unwrap().unwrap();
-        let Gem::HostCommand {
-            rcmd,
-            params,
-            n_params,
-        } = g
-        else {
-            panic!()
-        };
+        let Gem::HostCommand { rcmd, params, n_params } = g else { panic!() };
         assert_eq!(rcmd, Some(GemValue::Text("PP-SELECT".into())));
         assert_eq!(n_params, 1);
         assert_eq!(params[0].cpval, Some(GemValue::Text("ETCH_OX_45S".into())));
         let reply = [0x01, 0x02, 0x21, 0x01, 0x04, 0x01, 0x00];
         let g = gem_of(2, 42, &reply).unwrap().unwrap();
-        assert!(matches!(
-            g,
-            Gem::HostCommandAck {
-                hcack: Hcack::WILL_FINISH_LATER,
-                n_cpacks: 0,
-                ..
-            }
-        ));
+        assert!(matches!(g, Gem::HostCommandAck { hcack: Hcack::WILL_FINISH_LATER, n_cpacks: 0, .. }));
     }
 
     #[test]
@@ -1060,10 +819,7 @@ mod tests {
         let mut body = vec![0x01, 0x02];
         body.extend(a("RCP"));
         body.extend([0x21, 0x03, b'a', b'b', b'c']);
-        let Gem::ProcessProgramSend {
-            body_len, sha256, ..
-        } = gem_of(7, 3, &body).unwrap().unwrap()
-        else {
+        let Gem::ProcessProgramSend { body_len, sha256, .. } = gem_of(7, 3, &body).unwrap().unwrap() else {
             panic!()
         };
         assert_eq!(body_len, Some(3));
@@ -1081,24 +837,15 @@ mod tests {
     fn s5f1_s9f5_and_mismatch() {
         let mut body = vec![0x01, 0x03, 0x21, 0x01, 0x84, 0xa9, 0x02, 0x1b, 0x59];
         body.extend(a("Chamber pressure above limit"));
-        let Gem::AlarmReport { alcd, alid, .. } = gem_of(5, 1, &body).unwrap().unwrap() else {
-            panic!()
-        };
+        let Gem::AlarmReport { alcd, alid, .. } = gem_of(5, 1, &body).unwrap().unwrap() else { panic!() };
         assert!(alcd.set);
         assert_eq!(alcd.category.name(), Some("parameter_control_error"));
         assert_eq!(alid, Some(GemValue::U(7001)));
-        let mhead = [
-            0x21, 0x0a, 0x00, 0x01, 0x87, 0x11, 0x00, 0x00, 0x1d, 0xab, 0xa1, 0x3b,
-        ];
-        let Gem::StreamError { error, mhead } = gem_of(9, 5, &mhead).unwrap().unwrap() else {
-            panic!()
-        };
+        let mhead = [0x21, 0x0a, 0x00, 0x01, 0x87, 0x11, 0x00, 0x00, 0x1d, 0xab, 0xa1, 0x3b];
+        let Gem::StreamError { error, mhead } = gem_of(9, 5, &mhead).unwrap().unwrap() else { panic!() };
         assert_eq!(error.anomaly(), "s9_unrecognized_function");
         let m = mhead.unwrap();
-        assert_eq!(
-            (m.session_id, m.stream, m.function, m.wbit, m.system),
-            (1, 7, 17, true, 0x1daba13b)
-        );
+        assert_eq!((m.session_id, m.stream, m.function, m.wbit, m.system), (1, 7, 17, true, 0x1daba13b));
         // S2F41 whose body is a bare ASCII item.
         assert_eq!(gem_of(2, 41, &a("START")), Err(GemMismatch));
         // Unknown message: no meaning.
@@ -1109,20 +856,17 @@ mod tests {
     fn report_book_helpers() {
         // S2F33 L,2 <U1 0> L,1 L,2 <U1 101> L,1 <U2 3003>
         let body = [
-            0x01, 0x02, 0xa5, 0x01, 0x00, 0x01, 0x01, 0x01, 0x02, 0xa5, 0x01, 101, 0x01, 0x01,
-            0xa9, 0x02, 0x0b, 0xbb,
+            0x01, 0x02, 0xa5, 0x01, 0x00, 0x01, 0x01, 0x01, 0x02, 0xa5, 0x01, 101, 0x01, 0x01, 0xa9, 0x02,
+            0x0b, 0xbb,
         ];
         let mut items = Vec::new();
         parse_secs2(&body, 64, 100, &mut items).unwrap();
         let t = Secs2Tree::new(&body, &items);
-        assert_eq!(
-            defined_reports(&t, 10),
-            Some((false, vec![(IdKey::Num(101), false)]))
-        );
+        assert_eq!(defined_reports(&t, 10), Some((false, vec![(IdKey::Num(101), false)])));
         // S6F11 L,3 <U2 900> <U2 4003> L,1 L,2 <U2 101> L,0
         let ev = [
-            0x01, 0x03, 0xa9, 0x02, 0x03, 0x84, 0xa9, 0x02, 0x0f, 0xa3, 0x01, 0x01, 0x01, 0x02,
-            0xa9, 0x02, 0x00, 101, 0x01, 0x00,
+            0x01, 0x03, 0xa9, 0x02, 0x03, 0x84, 0xa9, 0x02, 0x0f, 0xa3, 0x01, 0x01, 0x01, 0x02, 0xa9, 0x02,
+            0x00, 101, 0x01, 0x00,
         ];
         parse_secs2(&ev, 64, 100, &mut items).unwrap();
         let t = Secs2Tree::new(&ev, &items);

@@ -71,3 +71,8 @@ pub mod state;
 pub use frame::probe;
 pub use record::HsmsRecord;
 pub use state::HsmsParser;
+
+#[cfg(test)]
+// Tests fail loudly on purpose.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

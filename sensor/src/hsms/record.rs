@@ -95,12 +95,7 @@ impl HsmsRecord {
     /// communication_established`, `S2F41 W RCMD=START`.
     pub fn summary(&self) -> String {
         let mut s = match (self.stype, self.stype_name) {
-            (0, _) => format!(
-                "S{}F{}{}",
-                self.stream,
-                self.function,
-                if self.wbit { " W" } else { "" }
-            ),
+            (0, _) => format!("S{}F{}{}", self.stream, self.function, if self.wbit { " W" } else { "" }),
             (_, Some(n)) => n.to_owned(),
             (st, None) => format!("SType {st}"),
         };
@@ -139,11 +134,7 @@ pub struct SmlBody {
 impl SmlBody {
     pub fn new(body: &[u8], max_depth: usize) -> SmlBody {
         let keep = body.get(..SML_SOURCE_BYTES).unwrap_or(body);
-        SmlBody {
-            bytes: keep.into(),
-            total_len: body.len(),
-            max_depth,
-        }
+        SmlBody { bytes: keep.into(), total_len: body.len(), max_depth }
     }
 
     pub fn render(&self) -> String {

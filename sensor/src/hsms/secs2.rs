@@ -140,9 +140,7 @@ impl Secs2ErrorKind {
         match self {
             Secs2ErrorKind::NlbZero => "secs2_zero_length_bytes",
             Secs2ErrorKind::UnknownFormat { .. } => "bad_secs2_format_code",
-            Secs2ErrorKind::LengthBytesTruncated | Secs2ErrorKind::ItemPastEnd => {
-                "secs2_item_exceeds_body"
-            }
+            Secs2ErrorKind::LengthBytesTruncated | Secs2ErrorKind::ItemPastEnd => "secs2_item_exceeds_body",
             Secs2ErrorKind::ListCountExceedsBody { .. } => "secs2_list_count_exceeds_body",
             Secs2ErrorKind::LengthNotMultiple { .. } => "secs2_length_not_multiple",
             Secs2ErrorKind::TooDeep => "secs2_depth_exceeded",
@@ -203,14 +201,8 @@ fn parse_item_header(body: &[u8], pos: usize) -> Result<ItemHeader, Secs2Error> 
     let Some(lb) = body.get(pos + 1..pos + 1 + nlb) else {
         return Err(err(Secs2ErrorKind::LengthBytesTruncated));
     };
-    let len = lb
-        .iter()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    Ok(ItemHeader {
-        format,
-        len,
-        header_len: 1 + nlb,
-    })
+    let len = lb.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    Ok(ItemHeader { format, len, header_len: 1 + nlb })
 }
 
 /// Parses a whole body (one root item; an empty body is a header-only message and yields no
@@ -289,10 +281,7 @@ pub fn parse_secs2(
                 });
             }
             if h.len > remaining {
-                return Err(Secs2Error {
-                    kind: Secs2ErrorKind::ItemPastEnd,
-                    offset: pos,
-                });
+                return Err(Secs2Error { kind: Secs2ErrorKind::ItemPastEnd, offset: pos });
             }
             pos = data_start + h.len;
         }
@@ -315,9 +304,7 @@ pub fn parse_secs2(
     }
     if pos < body.len() {
         return Err(Secs2Error {
-            kind: Secs2ErrorKind::TrailingBytes {
-                count: body.len() - pos,
-            },
+            kind: Secs2ErrorKind::TrailingBytes { count: body.len() - pos },
             offset: pos,
         });
     }
@@ -393,11 +380,7 @@ impl<'a> Secs2Tree<'a> {
             Some(it) if it.format == Secs2Format::LIST => (r + 1, it.len),
             _ => (r + 1, 0),
         };
-        Children {
-            items: self.items,
-            next,
-            left,
-        }
+        Children { items: self.items, next, left }
     }
 
     /// The list's children if it is a list of exactly `n` items.
@@ -459,10 +442,7 @@ impl<'a> Secs2Tree<'a> {
         let it = self.item(r)?;
         let d = self.data(r)?;
         let f = it.format;
-        let text = matches!(
-            f,
-            Secs2Format::ASCII | Secs2Format::JIS8 | Secs2Format::LOCALIZED
-        );
+        let text = matches!(f, Secs2Format::ASCII | Secs2Format::JIS8 | Secs2Format::LOCALIZED);
         // Numbers and codes: exactly one element.
         if !text && f.element_size()? != d.len() {
             return None;
@@ -471,14 +451,10 @@ impl<'a> Secs2Tree<'a> {
             Secs2Format::BINARY | Secs2Format::U1 => Scalar::U(u64::from(*d.first()?)),
             Secs2Format::BOOLEAN => Scalar::Bool(*d.first()? != 0),
             Secs2Format::U2 | Secs2Format::U4 | Secs2Format::U8 => Scalar::U(be_u64(d)),
-            Secs2Format::I1 | Secs2Format::I2 | Secs2Format::I4 | Secs2Format::I8 => {
-                Scalar::I(be_i64(d))
-            }
+            Secs2Format::I1 | Secs2Format::I2 | Secs2Format::I4 | Secs2Format::I8 => Scalar::I(be_i64(d)),
             Secs2Format::F4 => Scalar::F(f64::from(f32::from_bits(be_u64(d) as u32))),
             Secs2Format::F8 => Scalar::F(f64::from_bits(be_u64(d))),
-            Secs2Format::ASCII | Secs2Format::JIS8 | Secs2Format::LOCALIZED => {
-                Scalar::Text(self.text(r)?)
-            }
+            Secs2Format::ASCII | Secs2Format::JIS8 | Secs2Format::LOCALIZED => Scalar::Text(self.text(r)?),
             _ => return None,
         })
     }
@@ -580,9 +556,7 @@ pub fn localized_text(d: &[u8]) -> (Secs2Encoding, String) {
                 [a, b] => u16::from_be_bytes([*a, *b]),
                 _ => 0xFFFD,
             });
-            char::decode_utf16(units)
-                .map(|r| r.unwrap_or('\u{FFFD}'))
-                .collect()
+            char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')).collect()
         }
         Secs2Encoding::UTF8 => String::from_utf8_lossy(chars).into_owned(),
         Secs2Encoding::ISO646 => ascii_text(chars),
@@ -674,15 +648,7 @@ fn render_values(w: &mut Bounded, format: Secs2Format, d: &[u8], declared: usize
         let _ = match format {
             Secs2Format::BINARY => write!(s, " 0x{:02x}", c.first().copied().unwrap_or(0)),
             Secs2Format::BOOLEAN => {
-                write!(
-                    s,
-                    " {}",
-                    if c.first().copied().unwrap_or(0) != 0 {
-                        "true"
-                    } else {
-                        "false"
-                    }
-                )
+                write!(s, " {}", if c.first().copied().unwrap_or(0) != 0 { "true" } else { "false" })
             }
             Secs2Format::I1 | Secs2Format::I2 | Secs2Format::I4 | Secs2Format::I8 => {
                 write!(s, " {}", be_i64(c))
@@ -703,11 +669,7 @@ fn render_values(w: &mut Bounded, format: Secs2Format, d: &[u8], declared: usize
 /// `<L[2] <A "ETCHX-4000"> <A "4.2.1">>`, in at most about `max_chars` characters; anything cut
 /// ends in `...`. Invalid bytes end the rendering with `<!error>`.
 pub fn render_sml(body: &[u8], total_len: usize, max_depth: usize, max_chars: usize) -> String {
-    let mut w = Bounded {
-        out: String::new(),
-        limit: max_chars,
-        full: false,
-    };
+    let mut w = Bounded { out: String::new(), limit: max_chars, full: false };
     let truncated_copy = body.len() < total_len;
     let mut stack: Vec<usize> = Vec::new();
     let mut pos = 0usize;
@@ -722,11 +684,7 @@ pub fn render_sml(body: &[u8], total_len: usize, max_depth: usize, max_chars: us
                 break;
             }
             Err(e) => {
-                w.push(if e.kind.is_truncation() && truncated_copy {
-                    "..."
-                } else {
-                    "<!error>"
-                });
+                w.push(if e.kind.is_truncation() && truncated_copy { "..." } else { "<!error>" });
                 break;
             }
         };
@@ -796,6 +754,8 @@ pub fn render_sml(body: &[u8], total_len: usize, max_depth: usize, max_chars: us
 }
 
 #[cfg(test)]
+// Tests fail loudly on purpose.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -821,10 +781,7 @@ mod tests {
         assert_eq!(t.text(kids[0]).as_deref(), Some("MDLN-A"));
         assert_eq!(t.text(kids[1]).as_deref(), Some("1.0.3"));
         assert_eq!(v[0].next, 3);
-        assert_eq!(
-            render_sml(S1F13_BODY, S1F13_BODY.len(), 64, 1000),
-            r#"<L[2] <A "MDLN-A"> <A "1.0.3">>"#
-        );
+        assert_eq!(render_sml(S1F13_BODY, S1F13_BODY.len(), 64, 1000), r#"<L[2] <A "MDLN-A"> <A "1.0.3">>"#);
     }
 
     #[test]
@@ -891,11 +848,7 @@ mod tests {
             // A of 5 bytes with 2 present
             (&[0x41, 0x05, b'a', b'b'], Secs2ErrorKind::ItemPastEnd, 0),
             // U2 of 3 bytes
-            (
-                &[0xa9, 0x03, 0, 0, 0],
-                Secs2ErrorKind::LengthNotMultiple { len: 3 },
-                0,
-            ),
+            (&[0xa9, 0x03, 0, 0, 0], Secs2ErrorKind::LengthNotMultiple { len: 3 }, 0),
             // list bomb: 16 M children announced in a few bytes
             (
                 &[0x03, 0xff, 0xff, 0xff, 0x01, 0x00],
@@ -903,39 +856,17 @@ mod tests {
                 0,
             ),
             // trailing bytes after the root
-            (
-                &[0x21, 0x01, 0x00, 0x00],
-                Secs2ErrorKind::TrailingBytes { count: 1 },
-                3,
-            ),
+            (&[0x21, 0x01, 0x00, 0x00], Secs2ErrorKind::TrailingBytes { count: 1 }, 3),
             // list children missing
-            (
-                &[0x01, 0x02, 0x21, 0x01, 0x00],
-                Secs2ErrorKind::ListCountExceedsBody { count: 2 },
-                0,
-            ),
+            (&[0x01, 0x02, 0x21, 0x01, 0x00], Secs2ErrorKind::ListCountExceedsBody { count: 2 }, 0),
             // localized item of one byte: no room for its encoding code
-            (
-                &[0x49, 0x01, 0x00],
-                Secs2ErrorKind::LengthNotMultiple { len: 1 },
-                0,
-            ),
+            (&[0x49, 0x01, 0x00], Secs2ErrorKind::LengthNotMultiple { len: 1 }, 0),
         ];
         for (body, kind, offset) in cases {
             let (r, _) = parse(body);
-            assert_eq!(
-                r,
-                Err(Secs2Error {
-                    kind: *kind,
-                    offset: *offset
-                }),
-                "{body:02x?}"
-            );
+            assert_eq!(r, Err(Secs2Error { kind: *kind, offset: *offset }), "{body:02x?}");
         }
-        assert_eq!(
-            Secs2ErrorKind::UnknownFormat { code: 0o77 }.code(),
-            "bad_secs2_format_code"
-        );
+        assert_eq!(Secs2ErrorKind::UnknownFormat { code: 0o77 }.code(), "bad_secs2_format_code");
     }
 
     #[test]

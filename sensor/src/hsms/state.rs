@@ -89,11 +89,7 @@ impl Pending {
                 h.session_id
             )
         } else {
-            format!(
-                "{} system=0x{:08x}",
-                h.stype.name().unwrap_or("control"),
-                h.system
-            )
+            format!("{} system=0x{:08x}", h.stype.name().unwrap_or("control"), h.system)
         }
     }
 }
@@ -135,12 +131,7 @@ struct DirState {
 
 impl Default for DirState {
     fn default() -> Self {
-        DirState {
-            mode: Mode::Synced,
-            partial: None,
-            skipped: 0,
-            gap_ts: None,
-        }
+        DirState { mode: Mode::Synced, partial: None, skipped: 0, gap_ts: None }
     }
 }
 
@@ -244,11 +235,7 @@ impl HsmsParser {
     // ---- pending table ----------------------------------------------------------------
 
     fn recompute_deadline(&mut self, t3: i64) {
-        self.next_deadline = self
-            .pending
-            .values()
-            .map(|p| p.ts_ns.saturating_add(t3))
-            .min();
+        self.next_deadline = self.pending.values().map(|p| p.ts_ns.saturating_add(t3)).min();
     }
 
     /// Reports transactions older than T3 as timed out.
@@ -268,60 +255,28 @@ impl HsmsParser {
         for (k, p) in expired {
             self.pending.remove(&k);
             self.remember_closed(k, &p, true);
-            cx.unanswered(
-                AppProto::Hsms,
-                p.dir,
-                TxOutcome::Timeout,
-                p.frame,
-                p.ts_ns,
-                p.what(),
-            );
+            cx.unanswered(AppProto::Hsms, p.dir, TxOutcome::Timeout, p.frame, p.ts_ns, p.what());
         }
         self.recompute_deadline(t3);
     }
 
-    fn insert_pending(
-        &mut self,
-        key: TxKey,
-        p: Pending,
-        an: &mut Vec<&'static str>,
-        cx: &mut Cx<'_>,
-    ) {
+    fn insert_pending(&mut self, key: TxKey, p: Pending, an: &mut Vec<&'static str>, cx: &mut Cx<'_>) {
         if self.pending.remove(&key).is_some() {
             an.push("duplicate_system_bytes");
         }
         let max = cx.limits.max_pending_per_flow;
         if max == 0 {
             self.stats.evicted += 1;
-            cx.unanswered(
-                AppProto::Hsms,
-                p.dir,
-                TxOutcome::Evicted,
-                p.frame,
-                p.ts_ns,
-                p.what(),
-            );
+            cx.unanswered(AppProto::Hsms, p.dir, TxOutcome::Evicted, p.frame, p.ts_ns, p.what());
             return;
         }
         while self.pending.len() >= max {
-            let Some((k, old)) = self
-                .pending
-                .iter()
-                .min_by_key(|(_, p)| p.seq)
-                .map(|(k, p)| (*k, *p))
-            else {
+            let Some((k, old)) = self.pending.iter().min_by_key(|(_, p)| p.seq).map(|(k, p)| (*k, *p)) else {
                 break;
             };
             self.pending.remove(&k);
             self.stats.evicted += 1;
-            cx.unanswered(
-                AppProto::Hsms,
-                old.dir,
-                TxOutcome::Evicted,
-                old.frame,
-                old.ts_ns,
-                old.what(),
-            );
+            cx.unanswered(AppProto::Hsms, old.dir, TxOutcome::Evicted, old.frame, old.ts_ns, old.what());
         }
         let deadline = p.ts_ns.saturating_add(Self::t3(cx));
         self.next_deadline = Some(self.next_deadline.map_or(deadline, |d| d.min(deadline)));
@@ -346,12 +301,7 @@ impl HsmsParser {
         if self.closed.len() >= CLOSED_KEPT {
             self.closed.pop_front();
         }
-        self.closed.push_back(Closed {
-            key,
-            frame: p.frame,
-            ts_ns: p.ts_ns,
-            timed_out,
-        });
+        self.closed.push_back(Closed { key, frame: p.frame, ts_ns: p.ts_ns, timed_out });
     }
 
     fn find_closed(&self, key: TxKey) -> Option<Closed> {
@@ -363,16 +313,13 @@ impl HsmsParser {
     }
 
     /// Marks a reply with no open request.
-    fn orphan(&self, reply_dir: Dir, pr: &mut Pairing, an: &mut Vec<&'static str>, cx: &Cx<'_>) {
+    fn orphan(&self, pr: &mut Pairing, an: &mut Vec<&'static str>, cx: &Cx<'_>) {
         pr.orphan = true;
-        // Its request may have been lost in a gap (or sent before a mid-stream start).
-        let gap = self.dirs[reply_dir.reverse().index()].gap_ts;
-        let after_gap = gap.is_some_and(|g| cx.ts_ns.saturating_sub(g) <= Self::t3(cx));
-        an.push(if after_gap {
-            "orphan_after_gap"
-        } else {
-            "orphan_reply"
-        });
+        // Its request may have been lost in a gap, or sent before a mid-stream start (which
+        // shows as a gap in whichever direction spoke first).
+        let after_gap =
+            self.dirs.iter().any(|d| d.gap_ts.is_some_and(|g| cx.ts_ns.saturating_sub(g) <= Self::t3(cx)));
+        an.push(if after_gap { "orphan_after_gap" } else { "orphan_reply" });
     }
 
     // ---- messages ---------------------------------------------------------------------
@@ -419,7 +366,7 @@ impl HsmsParser {
             let before = an.len();
             frame::control_violations(&h, &mut an);
             malformed |= an.len() > before;
-            self.on_control(dir, &h, &mut rec, &mut an, &mut pr, cx);
+            self.on_control(dir, &h, &mut an, &mut pr, cx);
         } else {
             let mut gem = None;
             if let (0, Some(body)) = (h.ptype, body) {
@@ -443,12 +390,7 @@ impl HsmsParser {
     ) -> bool {
         let limits = cx.limits;
         let mut items = std::mem::take(&mut self.scratch);
-        let res = parse_secs2(
-            body,
-            limits.max_secs2_depth,
-            limits.max_secs2_items,
-            &mut items,
-        );
+        let res = parse_secs2(body, limits.max_secs2_depth, limits.max_secs2_items, &mut items);
         if !body.is_empty() {
             rec.sml = Some(SmlBody::new(body, limits.max_secs2_depth));
         }
@@ -550,12 +492,8 @@ impl HsmsParser {
             if f == 0 {
                 an.push("transaction_abort_sxf0");
             }
-            let key = TxKey {
-                dir: dir.reverse().index(),
-                kind: TxKind::Data,
-                session: sid,
-                system: h.system,
-            };
+            let key =
+                TxKey { dir: dir.reverse().index(), kind: TxKind::Data, session: sid, system: h.system };
             if let Some((p, exact)) = self.take_pending(key) {
                 pr.link(p.frame, p.ts_ns, now);
                 if !exact {
@@ -567,10 +505,8 @@ impl HsmsParser {
                 }
                 self.remember_closed(key, &p, false);
                 self.recompute_deadline(Self::t3(cx));
-            } else if let Some(i) = self
-                .one_way
-                .iter()
-                .rposition(|(k, _)| k.dir == key.dir && k.system == key.system)
+            } else if let Some(i) =
+                self.one_way.iter().rposition(|(k, _)| k.dir == key.dir && k.system == key.system)
             {
                 if let Some((k, p)) = self.one_way.remove(i) {
                     // E5 expects no reply to a W=0 primary, but some stacks send one
@@ -587,7 +523,7 @@ impl HsmsParser {
                     an.push("duplicate_reply");
                 }
             } else {
-                self.orphan(dir, pr, an, cx);
+                self.orphan(pr, an, cx);
             }
             return;
         }
@@ -596,12 +532,8 @@ impl HsmsParser {
             if let Some(Gem::StreamError { error, mhead }) = gem {
                 an.push(error.anomaly());
                 let (msid, msys) = mhead.map_or((sid, h.system), |m| (m.session_id, m.system));
-                let key = TxKey {
-                    dir: dir.reverse().index(),
-                    kind: TxKind::Data,
-                    session: msid,
-                    system: msys,
-                };
+                let key =
+                    TxKey { dir: dir.reverse().index(), kind: TxKind::Data, session: msid, system: msys };
                 if let Some((p, _)) = self.take_pending(key) {
                     pr.link(p.frame, p.ts_ns, now);
                     self.remember_closed(key, &p, false);
@@ -611,20 +543,9 @@ impl HsmsParser {
                 an.push("s9_error");
             }
         }
-        let key = TxKey {
-            dir: dir.index(),
-            kind: TxKind::Data,
-            session: sid,
-            system: h.system,
-        };
+        let key = TxKey { dir: dir.index(), kind: TxKind::Data, session: sid, system: h.system };
         self.seq += 1;
-        let p = Pending {
-            dir,
-            frame: cx.frame,
-            ts_ns: now,
-            seq: self.seq,
-            header: *h,
-        };
+        let p = Pending { dir, frame: cx.frame, ts_ns: now, seq: self.seq, header: *h };
         if w {
             self.insert_pending(key, p, an, cx);
         } else {
@@ -639,38 +560,21 @@ impl HsmsParser {
         &mut self,
         dir: Dir,
         h: &HsmsHeader,
-        rec: &mut HsmsRecord,
         an: &mut Vec<&'static str>,
         pr: &mut Pairing,
         cx: &mut Cx<'_>,
     ) {
-        let _ = rec;
         let now = cx.ts_ns;
         match h.stype {
             SType::SELECT_REQ | SType::DESELECT_REQ | SType::LINKTEST_REQ => {
-                let key = TxKey {
-                    dir: dir.index(),
-                    kind: TxKind::Control,
-                    session: 0,
-                    system: h.system,
-                };
+                let key = TxKey { dir: dir.index(), kind: TxKind::Control, session: 0, system: h.system };
                 self.seq += 1;
-                let p = Pending {
-                    dir,
-                    frame: cx.frame,
-                    ts_ns: now,
-                    seq: self.seq,
-                    header: *h,
-                };
+                let p = Pending { dir, frame: cx.frame, ts_ns: now, seq: self.seq, header: *h };
                 self.insert_pending(key, p, an, cx);
             }
             SType::SELECT_RSP | SType::DESELECT_RSP | SType::LINKTEST_RSP => {
-                let key = TxKey {
-                    dir: dir.reverse().index(),
-                    kind: TxKind::Control,
-                    session: 0,
-                    system: h.system,
-                };
+                let key =
+                    TxKey { dir: dir.reverse().index(), kind: TxKind::Control, session: 0, system: h.system };
                 match self.take_pending(key) {
                     Some((p, _)) => {
                         pr.link(p.frame, p.ts_ns, now);
@@ -683,14 +587,12 @@ impl HsmsParser {
                         let gs = p.header.session_id != frame::CONTROL_SESSION_ID;
                         if h.stype == SType::SELECT_RSP && h.byte3 == 0 && gs {
                             let sid = p.header.session_id;
-                            if !self.gs_sessions.contains(&sid)
-                                && self.gs_sessions.len() < MAX_SESSIONS
-                            {
+                            if !self.gs_sessions.contains(&sid) && self.gs_sessions.len() < MAX_SESSIONS {
                                 self.gs_sessions.push(sid);
                             }
                         }
                     }
-                    None => self.orphan(dir, pr, an, cx),
+                    None => self.orphan(pr, an, cx),
                 }
                 if h.stype == SType::SELECT_RSP && h.byte3 != 0 {
                     an.push("select_refused");
@@ -704,17 +606,8 @@ impl HsmsParser {
                 // Reject.req echoes the system bytes (and session id) of what it rejects.
                 let rdir = dir.reverse().index();
                 for kind in [TxKind::Data, TxKind::Control] {
-                    let session = if kind == TxKind::Data {
-                        h.session_id
-                    } else {
-                        0
-                    };
-                    let key = TxKey {
-                        dir: rdir,
-                        kind,
-                        session,
-                        system: h.system,
-                    };
+                    let session = if kind == TxKind::Data { h.session_id } else { 0 };
+                    let key = TxKey { dir: rdir, kind, session, system: h.system };
                     if let Some((p, _)) = self.take_pending(key) {
                         pr.link(p.frame, p.ts_ns, now);
                         self.remember_closed(key, &p, false);
@@ -730,19 +623,8 @@ impl HsmsParser {
 
     /// A frame whose length field is below 10.
     fn on_short(&mut self, dir: Dir, length: u32, cx: &mut Cx<'_>) {
-        let rec = HsmsRecord {
-            length,
-            stype_name: None,
-            ..HsmsRecord::default()
-        };
-        self.emit(
-            dir,
-            rec,
-            true,
-            vec!["short_frame_length_lt_10"],
-            Pairing::default(),
-            cx,
-        );
+        let rec = HsmsRecord { length, stype_name: None, ..HsmsRecord::default() };
+        self.emit(dir, rec, true, vec!["short_frame_length_lt_10"], Pairing::default(), cx);
     }
 
     /// Emits the record of a message that never completed, at the frame where it started.
@@ -750,11 +632,7 @@ impl HsmsParser {
         let mut an = Vec::new();
         let rec = match p.header {
             Some(h) => HsmsRecord::from_header(&h),
-            None => HsmsRecord {
-                length: p.length.unwrap_or(0),
-                stype_name: None,
-                ..HsmsRecord::default()
-            },
+            None => HsmsRecord { length: p.length.unwrap_or(0), stype_name: None, ..HsmsRecord::default() },
         };
         if p.length.is_some_and(|l| l < frame::MIN_LENGTH) {
             an.push("short_frame_length_lt_10");
@@ -774,12 +652,7 @@ impl HsmsParser {
         }
         let length = frame::parse_length(rest);
         let header = frame::parse_header(rest).ok();
-        st.partial = Some(Partial {
-            header,
-            length,
-            frame: cx.frame,
-            ts_ns: cx.ts_ns,
-        });
+        st.partial = Some(Partial { header, length, frame: cx.frame, ts_ns: cx.ts_ns });
     }
 
     /// Looks for the next plausible message in `data` (protocols.md 1.9): a length in
@@ -811,21 +684,14 @@ impl HsmsParser {
                     return Sync::NeedMore(i);
                 }
                 let body_len = total.saturating_sub(start);
-                if !secs2::body_prefix_valid(
-                    avail,
-                    body_len,
-                    limits.max_secs2_depth,
-                    &mut self.scratch,
-                ) {
+                if !secs2::body_prefix_valid(avail, body_len, limits.max_secs2_depth, &mut self.scratch) {
                     continue;
                 }
             }
             if let Some(next) = cand.get(total..) {
                 if next.len() >= start {
                     match frame::parse_header(next) {
-                        Ok(n)
-                            if u64::from(n.length) <= cap && n.ptype == 0 && n.stype.is_known() => {
-                        }
+                        Ok(n) if u64::from(n.length) <= cap && n.ptype == 0 && n.stype.is_known() => {}
                         _ => continue,
                     }
                 }
