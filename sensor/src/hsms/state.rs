@@ -25,6 +25,8 @@ const CLOSED_KEPT: usize = 64;
 const REPORT_BOOK_MAX: usize = 1024;
 /// HSMS-GS sessions remembered per connection.
 const MAX_SESSIONS: usize = 16;
+/// Body bytes validated per candidate header while resynchronising.
+const RESYNC_BODY_CHECK: usize = 4096;
 /// Item vector capacity kept between messages; a larger one is shrunk after use.
 const SCRATCH_KEEP: usize = 4096;
 
@@ -228,6 +230,8 @@ impl HsmsParser {
         self.state
     }
 
+    /// Reply timeout. Control transactions (Select, Deselect, Linktest) use it too: their own
+    /// T6 is not configured, and T3 is the larger, so no false timeout.
     fn t3(cx: &Cx<'_>) -> i64 {
         cx.limits.hsms_t3_ns
     }
@@ -368,12 +372,10 @@ impl HsmsParser {
             malformed |= an.len() > before;
             self.on_control(dir, &h, &mut an, &mut pr, cx);
         } else {
-            let mut gem = None;
             if let (0, Some(body)) = (h.ptype, body) {
                 malformed |= self.decode_body(&h, body, &mut rec, &mut an, cx);
-                gem = rec.gem.as_deref().cloned();
             }
-            self.on_data(dir, &h, gem.as_ref(), &mut an, &mut pr, cx);
+            self.on_data(dir, &h, rec.gem.as_deref(), &mut an, &mut pr, cx);
         }
         self.state = next_state(self.state, &h);
         self.emit(dir, rec, malformed, an, pr, cx);
@@ -679,7 +681,10 @@ impl HsmsParser {
             let total = usize::try_from(h.wire_len()).unwrap_or(usize::MAX);
             let start = frame::PREFIX_LEN + frame::HEADER_LEN;
             if h.is_data() && h.length > frame::MIN_LENGTH {
-                let avail = cand.get(start..total.min(cand.len())).unwrap_or(&[]);
+                // Check at most the first RESYNC_BODY_CHECK bytes of the body, so a scan costs
+                // O(bytes scanned) whatever the candidates announce.
+                let end = total.min(cand.len()).min(start + RESYNC_BODY_CHECK);
+                let avail = cand.get(start..end).unwrap_or(&[]);
                 if avail.is_empty() {
                     return Sync::NeedMore(i);
                 }
