@@ -8,7 +8,13 @@
 pub mod app;
 pub mod bacnet;
 pub mod capture;
+pub mod dissect;
+pub mod engine;
+pub mod flow;
 pub mod hsms;
 pub mod modbus;
+pub mod pipeline;
 pub mod record;
 pub mod synth;
+pub mod tcp;
+pub mod time;
