@@ -463,9 +463,7 @@ pub enum ModbusError {
 }
 
 fn incomplete(have: usize, want: usize) -> ModbusError {
-    ModbusError::Incomplete {
-        needed: NonZeroUsize::new(want.saturating_sub(have)),
-    }
+    ModbusError::Incomplete { needed: NonZeroUsize::new(want.saturating_sub(have)) }
 }
 
 /// Decoded PDU content, borrowing from the input. Register and bit data stay raw bytes; the
@@ -485,19 +483,9 @@ pub enum Pdu<'a> {
     /// FC 5/6 request and echo.
     WriteSingle { address: u16, value: u16 },
     /// FC 15 request.
-    WriteCoils {
-        address: u16,
-        quantity: u16,
-        byte_count: u8,
-        bits: &'a [u8],
-    },
+    WriteCoils { address: u16, quantity: u16, byte_count: u8, bits: &'a [u8] },
     /// FC 16 request.
-    WriteRegisters {
-        address: u16,
-        quantity: u16,
-        byte_count: u8,
-        registers: &'a [u8],
-    },
+    WriteRegisters { address: u16, quantity: u16, byte_count: u8, registers: &'a [u8] },
     /// FC 15/16 response.
     WriteMultipleResponse { address: u16, quantity: u16 },
     /// FC 7 response.
@@ -507,29 +495,15 @@ pub enum Pdu<'a> {
     /// FC 11 response.
     CommEventCounter { status: u16, event_count: u16 },
     /// FC 12 response.
-    CommEventLog {
-        byte_count: u8,
-        status: u16,
-        event_count: u16,
-        message_count: u16,
-        events: &'a [u8],
-    },
+    CommEventLog { byte_count: u8, status: u16, event_count: u16, message_count: u16, events: &'a [u8] },
     /// FC 17 response: server id, run indicator and additional data, device-specific split.
     ReportServerId { byte_count: u8, data: &'a [u8] },
     /// FC 20 request, FC 21 request and response: 7-byte sub-request headers (FC 21 with data).
-    FileRecords {
-        byte_count: u8,
-        subs: &'a [u8],
-        with_data: bool,
-    },
+    FileRecords { byte_count: u8, subs: &'a [u8], with_data: bool },
     /// FC 20 response: sub-responses `len, ref type, data`.
     FileRecordData { byte_count: u8, subs: &'a [u8] },
     /// FC 22 request and echo.
-    MaskWrite {
-        address: u16,
-        and_mask: u16,
-        or_mask: u16,
-    },
+    MaskWrite { address: u16, and_mask: u16, or_mask: u16 },
     /// FC 23 request.
     ReadWriteRequest {
         read_address: u16,
@@ -542,11 +516,7 @@ pub enum Pdu<'a> {
     /// FC 24 request.
     FifoRequest { pointer: u16 },
     /// FC 24 response.
-    FifoResponse {
-        byte_count: u16,
-        fifo_count: u16,
-        registers: &'a [u8],
-    },
+    FifoResponse { byte_count: u16, fifo_count: u16, registers: &'a [u8] },
     /// 43/14 request.
     DeviceIdRequest { read_code: u8, object_id: u8 },
     /// 43/14 response; iterate `objects` with [`DeviceIdObjects`].
@@ -561,11 +531,7 @@ pub enum Pdu<'a> {
     /// FC 43 with another MEI type (13 = CANopen General Reference): framed, kept raw.
     Mei { mei_type: MeiType, data: &'a [u8] },
     /// FC 90 UMAS: session key, UMAS function (request) or status (response), data.
-    Umas {
-        session_key: u8,
-        code: UmasCode,
-        data: &'a [u8],
-    },
+    Umas { session_key: u8, code: UmasCode, data: &'a [u8] },
     /// Legacy, user-defined, unknown or undecodable content: raw bytes after the function code.
     Raw { data: &'a [u8] },
 }
@@ -717,18 +683,7 @@ pub fn parse_adu(input: &[u8], role: Role) -> Result<(ModbusAdu<'_>, usize), Mod
 
     if header.protocol_id == 0 && len_ok {
         if input.len() >= mbap_end {
-            return Ok((
-                build(
-                    input,
-                    header,
-                    function,
-                    mbap_end,
-                    Framing::Mbap,
-                    anomalies,
-                    role,
-                ),
-                mbap_end,
-            ));
+            return Ok((build(input, header, function, mbap_end, Framing::Mbap, anomalies, role), mbap_end));
         }
         // The length promises more than has arrived. If the function code fixes a shorter PDU and
         // the data already holds it, the length is a lie: report the ADU now instead of waiting.
@@ -736,22 +691,8 @@ pub fn parse_adu(input: &[u8], role: Role) -> Result<(ModbusAdu<'_>, usize), Mod
             let end = MBAP_HEADER_LEN + pdu_len;
             if end < mbap_end && input.len() >= end {
                 anomalies.push(anomaly::MBAP_LENGTH_EXCEEDS_PDU);
-                let adu = build(
-                    input,
-                    header,
-                    function,
-                    end,
-                    Framing::FunctionCode,
-                    anomalies,
-                    role,
-                );
-                return Ok((
-                    ModbusAdu {
-                        malformed: true,
-                        ..adu
-                    },
-                    end,
-                ));
+                let adu = build(input, header, function, end, Framing::FunctionCode, anomalies, role);
+                return Ok((ModbusAdu { malformed: true, ..adu }, end));
             }
         }
         return Err(incomplete(input.len(), mbap_end));
@@ -785,26 +726,14 @@ pub fn parse_adu(input: &[u8], role: Role) -> Result<(ModbusAdu<'_>, usize), Mod
         return Err(incomplete(input.len(), end));
     }
     let adu = build(input, header, function, end, framing, anomalies, role);
-    Ok((
-        ModbusAdu {
-            malformed: true,
-            ..adu
-        },
-        end,
-    ))
+    Ok((ModbusAdu { malformed: true, ..adu }, end))
 }
 
 fn not_modbus(h: MbapHeader) -> ModbusError {
     if h.protocol_id != 0 {
-        ModbusError::Malformed {
-            offset: 2,
-            reason: NotModbus::ProtocolId(h.protocol_id),
-        }
+        ModbusError::Malformed { offset: 2, reason: NotModbus::ProtocolId(h.protocol_id) }
     } else {
-        ModbusError::Malformed {
-            offset: 4,
-            reason: NotModbus::Length(h.length),
-        }
+        ModbusError::Malformed { offset: 4, reason: NotModbus::Length(h.length) }
     }
 }
 
@@ -820,15 +749,7 @@ fn build<'a>(
     let data = input.get(MBAP_HEADER_LEN + 1..end).unwrap_or(&[]);
     let mut malformed = false;
     let pdu = parse_pdu(role, function, data, &mut anomalies, &mut malformed);
-    ModbusAdu {
-        header,
-        function,
-        data,
-        framing,
-        pdu,
-        anomalies,
-        malformed,
-    }
+    ModbusAdu { header, function, data, framing, pdu, anomalies, malformed }
 }
 
 /// Decodes the PDU after its function code. Never fails: undecodable content becomes
@@ -858,9 +779,7 @@ pub fn parse_pdu<'a>(
             if ExceptionCode(code).name().is_none() {
                 anomalies.push(anomaly::UNKNOWN_EXCEPTION_CODE);
             }
-            Pdu::Exception {
-                code: ExceptionCode(code),
-            }
+            Pdu::Exception { code: ExceptionCode(code) }
         }),
         Role::Response => {
             if !function.is_assigned() {
@@ -914,12 +833,7 @@ fn bit_bytes(q: u16) -> usize {
     usize::from(q).div_ceil(8)
 }
 
-fn parse_request<'a>(
-    fc: u8,
-    rd: &mut Reader<'a>,
-    an: &mut Anomalies,
-    bad: &mut bool,
-) -> Option<Pdu<'a>> {
+fn parse_request<'a>(fc: u8, rd: &mut Reader<'a>, an: &mut Anomalies, bad: &mut bool) -> Option<Pdu<'a>> {
     Some(match fc {
         1..=4 => {
             let address = rd.u16()?;
@@ -942,11 +856,8 @@ fn parse_request<'a>(
             let address = rd.u16()?;
             let quantity = rd.u16()?;
             let byte_count = rd.u8()?;
-            let (max, want) = if fc == 15 {
-                (1968, bit_bytes(quantity))
-            } else {
-                (123, usize::from(quantity) * 2)
-            };
+            let (max, want) =
+                if fc == 15 { (1968, bit_bytes(quantity)) } else { (123, usize::from(quantity) * 2) };
             check_quantity(quantity, max, an);
             check_range(address, quantity, an);
             if usize::from(byte_count) != want {
@@ -954,48 +865,27 @@ fn parse_request<'a>(
             }
             let values = counted(rd, usize::from(byte_count), an, bad);
             if fc == 15 {
-                Pdu::WriteCoils {
-                    address,
-                    quantity,
-                    byte_count,
-                    bits: values,
-                }
+                Pdu::WriteCoils { address, quantity, byte_count, bits: values }
             } else {
                 if byte_count % 2 != 0 {
                     an.push(anomaly::BYTE_COUNT_ODD);
                     *bad = true;
                 }
-                Pdu::WriteRegisters {
-                    address,
-                    quantity,
-                    byte_count,
-                    registers: values,
-                }
+                Pdu::WriteRegisters { address, quantity, byte_count, registers: values }
             }
         }
         20 | 21 => {
             let byte_count = rd.u8()?;
             let subs = counted(rd, usize::from(byte_count), an, bad);
-            let valid = if fc == 20 {
-                (7..=0xF5).contains(&byte_count)
-            } else {
-                (9..=0xFB).contains(&byte_count)
-            };
+            let valid =
+                if fc == 20 { (7..=0xF5).contains(&byte_count) } else { (9..=0xFB).contains(&byte_count) };
             if !valid {
                 an.push(anomaly::BYTE_COUNT_OUT_OF_RANGE);
             }
             check_file_subs(subs, fc == 21, an, bad);
-            Pdu::FileRecords {
-                byte_count,
-                subs,
-                with_data: fc == 21,
-            }
+            Pdu::FileRecords { byte_count, subs, with_data: fc == 21 }
         }
-        22 => Pdu::MaskWrite {
-            address: rd.u16()?,
-            and_mask: rd.u16()?,
-            or_mask: rd.u16()?,
-        },
+        22 => Pdu::MaskWrite { address: rd.u16()?, and_mask: rd.u16()?, or_mask: rd.u16()? },
         23 => {
             let read_address = rd.u16()?;
             let read_quantity = rd.u16()?;
@@ -1032,25 +922,15 @@ fn parse_request<'a>(
                 if read_device_id_code_name(read_code).is_none() {
                     an.push(anomaly::INVALID_READ_DEVICE_ID_CODE);
                 }
-                Pdu::DeviceIdRequest {
-                    read_code,
-                    object_id,
-                }
+                Pdu::DeviceIdRequest { read_code, object_id }
             } else {
                 if mei_type.name().is_none() {
                     an.push(anomaly::UNKNOWN_MEI_TYPE);
                 }
-                Pdu::Mei {
-                    mei_type,
-                    data: rd.rest(),
-                }
+                Pdu::Mei { mei_type, data: rd.rest() }
             }
         }
-        90 => Pdu::Umas {
-            session_key: rd.u8()?,
-            code: UmasCode(rd.u8()?),
-            data: rd.rest(),
-        },
+        90 => Pdu::Umas { session_key: rd.u8()?, code: UmasCode(rd.u8()?), data: rd.rest() },
         _ => Pdu::Raw { data: rd.rest() },
     })
 }
@@ -1068,12 +948,7 @@ fn parse_diagnostic<'a>(rd: &mut Reader<'a>, an: &mut Anomalies) -> Option<Pdu<'
     Some(Pdu::Diagnostic { sub, data })
 }
 
-fn parse_response<'a>(
-    fc: u8,
-    rd: &mut Reader<'a>,
-    an: &mut Anomalies,
-    bad: &mut bool,
-) -> Option<Pdu<'a>> {
+fn parse_response<'a>(fc: u8, rd: &mut Reader<'a>, an: &mut Anomalies, bad: &mut bool) -> Option<Pdu<'a>> {
     Some(match fc {
         1 | 2 => {
             let byte_count = rd.u8()?;
@@ -1087,10 +962,7 @@ fn parse_response<'a>(
                 *bad = true;
             }
             let registers = counted(rd, usize::from(byte_count), an, bad);
-            Pdu::ReadRegisters {
-                byte_count,
-                registers,
-            }
+            Pdu::ReadRegisters { byte_count, registers }
         }
         5 | 6 => {
             let address = rd.u16()?;
@@ -1102,22 +974,15 @@ fn parse_response<'a>(
         }
         7 => Pdu::ExceptionStatus { status: rd.u8()? },
         8 => parse_diagnostic(rd, an)?,
-        11 => Pdu::CommEventCounter {
-            status: rd.u16()?,
-            event_count: rd.u16()?,
-        },
+        11 => Pdu::CommEventCounter { status: rd.u16()?, event_count: rd.u16()? },
         12 => {
             let byte_count = rd.u8()?;
             let body = counted(rd, usize::from(byte_count), an, bad);
             let mut b = Reader { buf: body };
             match (b.u16(), b.u16(), b.u16()) {
-                (Some(status), Some(event_count), Some(message_count)) => Pdu::CommEventLog {
-                    byte_count,
-                    status,
-                    event_count,
-                    message_count,
-                    events: b.rest(),
-                },
+                (Some(status), Some(event_count), Some(message_count)) => {
+                    Pdu::CommEventLog { byte_count, status, event_count, message_count, events: b.rest() }
+                }
                 _ => {
                     an.push(anomaly::BYTE_COUNT_OUT_OF_RANGE);
                     *bad = true;
@@ -1148,17 +1013,9 @@ fn parse_response<'a>(
             let byte_count = rd.u8()?;
             let subs = counted(rd, usize::from(byte_count), an, bad);
             check_file_subs(subs, true, an, bad);
-            Pdu::FileRecords {
-                byte_count,
-                subs,
-                with_data: true,
-            }
+            Pdu::FileRecords { byte_count, subs, with_data: true }
         }
-        22 => Pdu::MaskWrite {
-            address: rd.u16()?,
-            and_mask: rd.u16()?,
-            or_mask: rd.u16()?,
-        },
+        22 => Pdu::MaskWrite { address: rd.u16()?, and_mask: rd.u16()?, or_mask: rd.u16()? },
         24 => {
             let byte_count = rd.u16()?;
             let fifo_count = rd.u16()?;
@@ -1169,11 +1026,7 @@ fn parse_response<'a>(
                 an.push(anomaly::BYTE_COUNT_QUANTITY_MISMATCH);
             }
             let registers = counted(rd, usize::from(fifo_count) * 2, an, bad);
-            Pdu::FifoResponse {
-                byte_count,
-                fifo_count,
-                registers,
-            }
+            Pdu::FifoResponse { byte_count, fifo_count, registers }
         }
         43 => {
             let mei_type = MeiType(rd.u8()?);
@@ -1183,26 +1036,15 @@ fn parse_response<'a>(
                 if mei_type.name().is_none() {
                     an.push(anomaly::UNKNOWN_MEI_TYPE);
                 }
-                Pdu::Mei {
-                    mei_type,
-                    data: rd.rest(),
-                }
+                Pdu::Mei { mei_type, data: rd.rest() }
             }
         }
-        90 => Pdu::Umas {
-            session_key: rd.u8()?,
-            code: UmasCode(rd.u8()?),
-            data: rd.rest(),
-        },
+        90 => Pdu::Umas { session_key: rd.u8()?, code: UmasCode(rd.u8()?), data: rd.rest() },
         _ => Pdu::Raw { data: rd.rest() },
     })
 }
 
-fn parse_device_id_response<'a>(
-    rd: &mut Reader<'a>,
-    an: &mut Anomalies,
-    bad: &mut bool,
-) -> Option<Pdu<'a>> {
+fn parse_device_id_response<'a>(rd: &mut Reader<'a>, an: &mut Anomalies, bad: &mut bool) -> Option<Pdu<'a>> {
     let read_code = rd.u8()?;
     let conformity = rd.u8()?;
     let more_follows = rd.u8()?;
@@ -1260,11 +1102,7 @@ pub struct DeviceIdObjects<'a> {
 
 impl<'a> DeviceIdObjects<'a> {
     pub fn new(objects: &'a [u8], number_of_objects: u8) -> Self {
-        DeviceIdObjects {
-            buf: objects,
-            left: number_of_objects,
-            overrun: false,
-        }
+        DeviceIdObjects { buf: objects, left: number_of_objects, overrun: false }
     }
 
     /// Bytes not consumed by the announced objects.
@@ -1323,11 +1161,7 @@ pub struct FileSubRequests<'a> {
 
 impl<'a> FileSubRequests<'a> {
     pub fn new(subs: &'a [u8], with_data: bool) -> Self {
-        FileSubRequests {
-            buf: subs,
-            with_data,
-            truncated: false,
-        }
+        FileSubRequests { buf: subs, with_data, truncated: false }
     }
 }
 
@@ -1356,13 +1190,7 @@ impl<'a> Iterator for FileSubRequests<'a> {
             &[]
         };
         self.buf = rd.rest();
-        Some(FileSubRequest {
-            reference_type,
-            file,
-            record,
-            length,
-            data,
-        })
+        Some(FileSubRequest { reference_type, file, record, length, data })
     }
 }
 
@@ -1375,10 +1203,7 @@ pub struct FileSubResponses<'a> {
 
 impl<'a> FileSubResponses<'a> {
     pub fn new(subs: &'a [u8]) -> Self {
-        FileSubResponses {
-            buf: subs,
-            truncated: false,
-        }
+        FileSubResponses { buf: subs, truncated: false }
     }
 }
 
@@ -1437,8 +1262,7 @@ fn check_file_data(subs: &[u8], an: &mut Anomalies, bad: &mut bool) {
 /// function code's layout when that is fixed. Bytes not yet present are not held against it.
 fn plausible_at(input: &[u8], at: usize, role: Role) -> bool {
     let b = |i: usize| input.get(at + i).copied();
-    if b(2).is_some_and(|v| v != 0) || b(3).is_some_and(|v| v != 0) || b(4).is_some_and(|v| v != 0)
-    {
+    if b(2).is_some_and(|v| v != 0) || b(3).is_some_and(|v| v != 0) || b(4).is_some_and(|v| v != 0) {
         return false;
     }
     if b(5).is_some_and(|v| !(2..=254).contains(&v)) {
@@ -1456,10 +1280,7 @@ fn plausible_at(input: &[u8], at: usize, role: Role) -> bool {
     if !fc_ok {
         return false;
     }
-    match (
-        implied_pdu_len(role, input.get(at + MBAP_HEADER_LEN..).unwrap_or(&[])),
-        b(5),
-    ) {
+    match (implied_pdu_len(role, input.get(at + MBAP_HEADER_LEN..).unwrap_or(&[])), b(5)) {
         (Implied::Known(pdu_len), Some(len)) => pdu_len + 1 == usize::from(len),
         _ => true,
     }
@@ -1468,9 +1289,7 @@ fn plausible_at(input: &[u8], at: usize, role: Role) -> bool {
 /// Where resynchronisation should resume: the first offset ≥ `from` at which a plausible ADU
 /// header starts or cannot yet be ruled out. Returns `input.len()` when every byte is junk.
 pub fn resync_offset(input: &[u8], role: Role, from: usize) -> usize {
-    (from..input.len())
-        .find(|&at| plausible_at(input, at, role))
-        .unwrap_or(input.len())
+    (from..input.len()).find(|&at| plausible_at(input, at, role)).unwrap_or(input.len())
 }
 
 #[cfg(test)]
@@ -1504,38 +1323,19 @@ mod tests {
         ];
         let (adu, n) = req(&bytes);
         assert_eq!(n, 12);
-        assert_eq!(
-            adu.header,
-            MbapHeader {
-                transaction_id: 17,
-                protocol_id: 0,
-                length: 6,
-                unit_id: 1
-            }
-        );
+        assert_eq!(adu.header, MbapHeader { transaction_id: 17, protocol_id: 0, length: 6, unit_id: 1 });
         assert_eq!(adu.function, FunctionCode::READ_HOLDING_REGISTERS);
-        assert_eq!(
-            adu.pdu,
-            Pdu::ReadRequest {
-                address: 100,
-                quantity: 10
-            }
-        );
+        assert_eq!(adu.pdu, Pdu::ReadRequest { address: 100, quantity: 10 });
         assert!(adu.anomalies.is_empty() && !adu.malformed);
         assert_eq!(adu.framing, Framing::Mbap);
     }
 
     #[test]
     fn every_truncation_of_a_valid_adu_is_incomplete() {
-        let bytes = [
-            0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x02,
-        ];
+        let bytes = [0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x02];
         for cut in 0..bytes.len() {
             assert!(
-                matches!(
-                    parse_adu(&bytes[..cut], Role::Request),
-                    Err(ModbusError::Incomplete { .. })
-                ),
+                matches!(parse_adu(&bytes[..cut], Role::Request), Err(ModbusError::Incomplete { .. })),
                 "cut {cut}"
             );
         }
@@ -1545,12 +1345,7 @@ mod tests {
     fn exception_code_7_is_known_and_12_is_not() {
         // tid 1, prot 0, len 3, unit 1, fc 0x88 (FC 8 exception), code 7 Negative Acknowledge.
         let (adu, _) = rsp(&[0, 1, 0, 0, 0, 3, 1, 0x88, 0x07]);
-        assert_eq!(
-            adu.pdu,
-            Pdu::Exception {
-                code: ExceptionCode::NEGATIVE_ACKNOWLEDGE
-            }
-        );
+        assert_eq!(adu.pdu, Pdu::Exception { code: ExceptionCode::NEGATIVE_ACKNOWLEDGE });
         assert!(adu.anomalies.is_empty());
         // Same with code 12, which nobody defines.
         let (adu, _) = rsp(&[0, 1, 0, 0, 0, 3, 1, 0x83, 0x0C]);
@@ -1563,10 +1358,7 @@ mod tests {
         let mut bytes = b"GET / HTTP/1.0\r\n\r\n".to_vec();
         let at = bytes.len();
         bytes.extend_from_slice(&[0, 7, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1]);
-        assert!(matches!(
-            parse_adu(&bytes, Role::Request),
-            Err(ModbusError::Malformed { .. })
-        ));
+        assert!(matches!(parse_adu(&bytes, Role::Request), Err(ModbusError::Malformed { .. })));
         assert_eq!(resync_offset(&bytes, Role::Request, 1), at);
     }
 }

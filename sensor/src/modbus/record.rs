@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::parser::{
-    be16, conformity_level_name, device_object_name, read_device_id_code_name, DeviceIdObjects,
-    DiagSub, ExceptionCode, FileSubRequests, FileSubResponses, FunctionCode, MeiType, ModbusAdu,
-    Pdu, Role, UmasCode,
+    be16, conformity_level_name, device_object_name, read_device_id_code_name, DeviceIdObjects, DiagSub,
+    ExceptionCode, FileSubRequests, FileSubResponses, FunctionCode, MeiType, ModbusAdu, Pdu, Role, UmasCode,
 };
 
 /// Request or response.
@@ -95,12 +94,7 @@ pub enum ModbusDetail {
     /// FC 22: result = (current AND and_mask) OR (or_mask AND NOT and_mask).
     MaskWrite { and_mask: u16, or_mask: u16 },
     /// FC 23 request: the write happens before the read.
-    ReadWrite {
-        read_address: u16,
-        read_quantity: u16,
-        write_address: u16,
-        write_quantity: u16,
-    },
+    ReadWrite { read_address: u16, read_quantity: u16, write_address: u16, write_quantity: u16 },
     /// FC 8 data after the sub-function (bounded hex); `clear_log` for 0x01 Restart.
     Diagnostic {
         data_len: usize,
@@ -113,12 +107,7 @@ pub enum ModbusDetail {
     /// FC 11 response.
     CommEventCounter { status: u16, event_count: u16 },
     /// FC 12 response.
-    CommEventLog {
-        status: u16,
-        event_count: u16,
-        message_count: u16,
-        events_hex: String,
-    },
+    CommEventLog { status: u16, event_count: u16, message_count: u16, events_hex: String },
     /// FC 17 response. The split between server id and run indicator is device-specific: the
     /// server id runs up to the first 0x00/0xFF byte after its first byte.
     ServerId {
@@ -174,11 +163,7 @@ pub enum ModbusDetail {
     /// Legacy, user-defined, unknown or undecodable PDU data.
     Raw { data_len: usize, data_hex: String },
     /// Bytes that were not a Modbus ADU (skipped to the next plausible header).
-    NotModbus {
-        skipped: usize,
-        data_hex: String,
-        text: String,
-    },
+    NotModbus { skipped: usize, data_hex: String, text: String },
 }
 
 /// One Modbus ADU as emitted by `fabmon decode`.
@@ -275,9 +260,7 @@ fn bits(bytes: &[u8], count: usize, max: usize, truncated: &mut bool) -> Vec<boo
     if total > max {
         *truncated = true;
     }
-    (0..total.min(max))
-        .map(|i| bytes.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1))
-        .collect()
+    (0..total.min(max)).map(|i| bytes.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1)).collect()
 }
 
 impl ModbusRecord {
@@ -285,12 +268,8 @@ impl ModbusRecord {
     pub fn from_adu(adu: &ModbusAdu<'_>, role: Role, max_values: usize) -> ModbusRecord {
         let f = adu.function;
         let is_exc = role == Role::Response && f.is_exception();
-        let sub = (f.base() == 8 && !is_exc)
-            .then(|| be16(adu.data, 0))
-            .flatten();
-        let mei = (f.base() == 43 && !is_exc)
-            .then(|| adu.data.first().copied())
-            .flatten();
+        let sub = (f.base() == 8 && !is_exc).then(|| be16(adu.data, 0)).flatten();
+        let mei = (f.base() == 43 && !is_exc).then(|| adu.data.first().copied()).flatten();
         let mut r = ModbusRecord {
             dir: role.into(),
             tid: adu.header.transaction_id,
@@ -323,17 +302,11 @@ impl ModbusRecord {
                 self.address = Some(address);
                 self.quantity = Some(quantity);
             }
-            Pdu::ReadBits {
-                byte_count,
-                bits: b,
-            } => {
+            Pdu::ReadBits { byte_count, bits: b } => {
                 self.byte_count = Some(u16::from(byte_count));
                 self.coils = bits(b, b.len() * 8, max, &mut trunc);
             }
-            Pdu::ReadRegisters {
-                byte_count,
-                registers: b,
-            } => {
+            Pdu::ReadRegisters { byte_count, registers: b } => {
                 self.byte_count = Some(u16::from(byte_count));
                 self.registers = registers(b, max, &mut trunc);
             }
@@ -348,23 +321,13 @@ impl ModbusRecord {
                     self.registers = vec![value];
                 }
             }
-            Pdu::WriteCoils {
-                address,
-                quantity,
-                byte_count,
-                bits: b,
-            } => {
+            Pdu::WriteCoils { address, quantity, byte_count, bits: b } => {
                 self.address = Some(address);
                 self.quantity = Some(quantity);
                 self.byte_count = Some(u16::from(byte_count));
                 self.coils = bits(b, usize::from(quantity), max, &mut trunc);
             }
-            Pdu::WriteRegisters {
-                address,
-                quantity,
-                byte_count,
-                registers: b,
-            } => {
+            Pdu::WriteRegisters { address, quantity, byte_count, registers: b } => {
                 self.address = Some(address);
                 self.quantity = Some(quantity);
                 self.byte_count = Some(u16::from(byte_count));
@@ -374,9 +337,7 @@ impl ModbusRecord {
                 self.address = Some(address);
                 self.quantity = Some(quantity);
             }
-            Pdu::ExceptionStatus { status } => {
-                self.detail = Some(ModbusDetail::ExceptionStatus { status })
-            }
+            Pdu::ExceptionStatus { status } => self.detail = Some(ModbusDetail::ExceptionStatus { status }),
             Pdu::Diagnostic { sub, data } => {
                 let clear_log = (sub == DiagSub::RESTART_COMMUNICATIONS)
                     .then(|| data.get(..2) == Some(&[0xFF, 0x00][..]));
@@ -386,22 +347,10 @@ impl ModbusRecord {
                     clear_log,
                 });
             }
-            Pdu::CommEventCounter {
-                status,
-                event_count,
-            } => {
-                self.detail = Some(ModbusDetail::CommEventCounter {
-                    status,
-                    event_count,
-                });
+            Pdu::CommEventCounter { status, event_count } => {
+                self.detail = Some(ModbusDetail::CommEventCounter { status, event_count });
             }
-            Pdu::CommEventLog {
-                byte_count,
-                status,
-                event_count,
-                message_count,
-                events,
-            } => {
+            Pdu::CommEventLog { byte_count, status, event_count, message_count, events } => {
                 self.byte_count = Some(u16::from(byte_count));
                 self.detail = Some(ModbusDetail::CommEventLog {
                     status,
@@ -414,11 +363,7 @@ impl ModbusRecord {
                 self.byte_count = Some(u16::from(byte_count));
                 self.detail = Some(server_id(data));
             }
-            Pdu::FileRecords {
-                byte_count,
-                subs,
-                with_data,
-            } => {
+            Pdu::FileRecords { byte_count, subs, with_data } => {
                 self.byte_count = Some(u16::from(byte_count));
                 let mut budget = max;
                 let mut out = Vec::new();
@@ -438,10 +383,7 @@ impl ModbusRecord {
                         registers: regs,
                     });
                 }
-                self.detail = Some(ModbusDetail::FileRecords {
-                    subs: out,
-                    subs_truncated,
-                });
+                self.detail = Some(ModbusDetail::FileRecords { subs: out, subs_truncated });
             }
             Pdu::FileRecordData { byte_count, subs } => {
                 self.byte_count = Some(u16::from(byte_count));
@@ -456,24 +398,11 @@ impl ModbusRecord {
                     let regs = registers(data, budget, &mut trunc);
                     budget = budget.saturating_sub(regs.len());
                     let length = u16::try_from(data.len() / 2).unwrap_or(u16::MAX);
-                    out.push(FileSub {
-                        reference_type,
-                        file: None,
-                        record: None,
-                        length,
-                        registers: regs,
-                    });
+                    out.push(FileSub { reference_type, file: None, record: None, length, registers: regs });
                 }
-                self.detail = Some(ModbusDetail::FileRecords {
-                    subs: out,
-                    subs_truncated,
-                });
+                self.detail = Some(ModbusDetail::FileRecords { subs: out, subs_truncated });
             }
-            Pdu::MaskWrite {
-                address,
-                and_mask,
-                or_mask,
-            } => {
+            Pdu::MaskWrite { address, and_mask, or_mask } => {
                 self.address = Some(address);
                 self.detail = Some(ModbusDetail::MaskWrite { and_mask, or_mask });
             }
@@ -495,19 +424,12 @@ impl ModbusRecord {
                 });
             }
             Pdu::FifoRequest { pointer } => self.address = Some(pointer),
-            Pdu::FifoResponse {
-                byte_count,
-                fifo_count,
-                registers: b,
-            } => {
+            Pdu::FifoResponse { byte_count, fifo_count, registers: b } => {
                 self.byte_count = Some(byte_count);
                 self.registers = registers(b, max, &mut trunc);
                 self.detail = Some(ModbusDetail::Fifo { fifo_count });
             }
-            Pdu::DeviceIdRequest {
-                read_code,
-                object_id,
-            } => {
+            Pdu::DeviceIdRequest { read_code, object_id } => {
                 self.detail = Some(ModbusDetail::DeviceIdRequest {
                     read_code,
                     read_code_name: read_device_id_code_name(read_code),
@@ -545,16 +467,9 @@ impl ModbusRecord {
                 });
             }
             Pdu::Mei { mei_type: _, data } => {
-                self.detail = Some(ModbusDetail::Mei {
-                    data_len: data.len(),
-                    data_hex: hex_bounded(data),
-                });
+                self.detail = Some(ModbusDetail::Mei { data_len: data.len(), data_hex: hex_bounded(data) });
             }
-            Pdu::Umas {
-                session_key,
-                code,
-                data,
-            } => {
+            Pdu::Umas { session_key, code, data } => {
                 self.detail = Some(ModbusDetail::Umas {
                     session_key,
                     umas_code: code.0,
@@ -565,10 +480,7 @@ impl ModbusRecord {
                 });
             }
             Pdu::Raw { data } => {
-                self.detail = Some(ModbusDetail::Raw {
-                    data_len: data.len(),
-                    data_hex: hex_bounded(data),
-                });
+                self.detail = Some(ModbusDetail::Raw { data_len: data.len(), data_hex: hex_bounded(data) });
             }
         }
         self.values_truncated = trunc;
@@ -639,18 +551,10 @@ impl ModbusRecord {
 
     fn summary_detail(&self, s: &mut String) {
         if let Some(sub) = self.sub {
-            let _ = write!(
-                s,
-                " sub=0x{sub:04x} {}",
-                self.sub_name.unwrap_or("Reserved")
-            );
+            let _ = write!(s, " sub=0x{sub:04x} {}", self.sub_name.unwrap_or("Reserved"));
         }
         if let Some(mei) = self.mei {
-            let _ = write!(
-                s,
-                " mei={mei} {}",
-                MeiType(mei).name().unwrap_or("Unknown MEI")
-            );
+            let _ = write!(s, " mei={mei} {}", MeiType(mei).name().unwrap_or("Unknown MEI"));
         }
         if let Some(a) = self.address {
             let _ = write!(s, " addr={a}");
@@ -666,37 +570,19 @@ impl ModbusRecord {
             }
         }
         match &self.detail {
-            Some(ModbusDetail::Diagnostic {
-                clear_log: Some(true),
-                ..
-            }) => s.push_str(" clear-log"),
-            Some(ModbusDetail::ReadWrite {
-                read_address,
-                read_quantity,
-                write_address,
-                write_quantity,
-            }) => {
-                let _ = write!(
-                    s,
-                    " read={read_address}+{read_quantity} write={write_address}+{write_quantity}"
-                );
+            Some(ModbusDetail::Diagnostic { clear_log: Some(true), .. }) => s.push_str(" clear-log"),
+            Some(ModbusDetail::ReadWrite { read_address, read_quantity, write_address, write_quantity }) => {
+                let _ =
+                    write!(s, " read={read_address}+{read_quantity} write={write_address}+{write_quantity}");
             }
             Some(ModbusDetail::MaskWrite { and_mask, or_mask }) => {
                 let _ = write!(s, " and=0x{and_mask:04x} or=0x{or_mask:04x}");
             }
-            Some(ModbusDetail::DeviceIdRequest {
-                read_code,
-                object_id,
-                ..
-            }) => {
+            Some(ModbusDetail::DeviceIdRequest { read_code, object_id, .. }) => {
                 let name = read_device_id_code_name(*read_code).unwrap_or("invalid");
                 let _ = write!(s, " code={read_code} {name} obj={object_id}");
             }
-            Some(ModbusDetail::DeviceId {
-                objects,
-                more_follows,
-                ..
-            }) => {
+            Some(ModbusDetail::DeviceId { objects, more_follows, .. }) => {
                 for o in objects.iter().take(3) {
                     let _ = write!(s, " {}={:?}", o.name.unwrap_or("object"), o.value);
                 }
@@ -707,12 +593,7 @@ impl ModbusRecord {
                     s.push_str(" more-follows");
                 }
             }
-            Some(ModbusDetail::ServerId {
-                server_id_hex,
-                running,
-                additional_data,
-                ..
-            }) => {
+            Some(ModbusDetail::ServerId { server_id_hex, running, additional_data, .. }) => {
                 let _ = write!(s, " id={server_id_hex}");
                 if let Some(r) = running {
                     s.push_str(if *r { " run=on" } else { " run=off" });
@@ -721,16 +602,8 @@ impl ModbusRecord {
                     let _ = write!(s, " {additional_data:?}");
                 }
             }
-            Some(ModbusDetail::Umas {
-                umas_code,
-                umas_name,
-                ..
-            }) => {
-                let _ = write!(
-                    s,
-                    " umas=0x{umas_code:02x} {}",
-                    umas_name.unwrap_or("unknown")
-                );
+            Some(ModbusDetail::Umas { umas_code, umas_name, .. }) => {
+                let _ = write!(s, " umas=0x{umas_code:02x} {}", umas_name.unwrap_or("unknown"));
             }
             _ => {}
         }
@@ -740,11 +613,7 @@ impl ModbusRecord {
 /// FC 17 response data: server id (device-specific length), run indicator, additional data.
 fn server_id(data: &[u8]) -> ModbusDetail {
     // Most devices send a one-byte id; longer ids end where the run indicator (0x00/0xFF) is.
-    let split = data
-        .iter()
-        .skip(1)
-        .position(|&b| b == 0x00 || b == 0xFF)
-        .map(|p| p + 1);
+    let split = data.iter().skip(1).position(|&b| b == 0x00 || b == 0xFF).map(|p| p + 1);
     match split {
         Some(at) => {
             let (id, rest) = data.split_at(at);

@@ -9,8 +9,7 @@
 use std::collections::VecDeque;
 
 use super::parser::{
-    anomaly, parse_adu, resync_offset, Anomalies, DiagSub, FunctionCode, ModbusAdu, ModbusError,
-    Pdu, Role,
+    anomaly, parse_adu, resync_offset, Anomalies, DiagSub, FunctionCode, ModbusAdu, ModbusError, Pdu, Role,
 };
 use super::record::ModbusRecord;
 use crate::app::{AppParser, AppProto, Cx, Dir};
@@ -54,9 +53,7 @@ impl Pending {
             tid: adu.header.transaction_id,
             unit: adu.header.unit_id,
             fc_raw: f.0,
-            kind: PendingKind::Request {
-                expects_response: true,
-            },
+            kind: PendingKind::Request { expects_response: true },
             frame,
             ts_ns,
             sub: None,
@@ -73,34 +70,21 @@ impl Pending {
                 p.bit_quantity = Some(quantity);
                 p.expect_byte_count = Some(quantity.div_ceil(8));
             }
-            Pdu::ReadRequest { quantity, .. } => {
-                p.expect_byte_count = Some(quantity.saturating_mul(2))
-            }
+            Pdu::ReadRequest { quantity, .. } => p.expect_byte_count = Some(quantity.saturating_mul(2)),
             Pdu::ReadWriteRequest { read_quantity, .. } => {
                 p.expect_byte_count = Some(read_quantity.saturating_mul(2))
             }
-            Pdu::WriteSingle { .. } | Pdu::WriteCoils { .. } | Pdu::WriteRegisters { .. } => {
-                echo_len = 4
-            }
+            Pdu::WriteSingle { .. } | Pdu::WriteCoils { .. } | Pdu::WriteRegisters { .. } => echo_len = 4,
             Pdu::MaskWrite { .. } => echo_len = 6,
             Pdu::Diagnostic { sub, .. } => {
                 p.sub = Some(sub.0);
                 // These sub-functions echo their data; the others return counters in it.
-                echo_len = if matches!(sub.0, 0x00 | 0x01 | 0x03 | 0x04 | 0x0A | 0x14) {
-                    4
-                } else {
-                    2
-                };
+                echo_len = if matches!(sub.0, 0x00 | 0x01 | 0x03 | 0x04 | 0x0A | 0x14) { 4 } else { 2 };
                 if sub == DiagSub::FORCE_LISTEN_ONLY {
-                    p.kind = PendingKind::Request {
-                        expects_response: false,
-                    };
+                    p.kind = PendingKind::Request { expects_response: false };
                 }
             }
-            Pdu::DeviceIdRequest {
-                read_code,
-                object_id,
-            } => {
+            Pdu::DeviceIdRequest { read_code, object_id } => {
                 p.read_code = Some(read_code);
                 p.object_id = Some(object_id);
             }
@@ -108,9 +92,7 @@ impl Pending {
         }
         // Unit 0 is the serial-line broadcast address: gateways send no response to writes.
         if p.unit == 0 && f.is_write() && f.base() != 23 {
-            p.kind = PendingKind::Request {
-                expects_response: false,
-            };
+            p.kind = PendingKind::Request { expects_response: false };
         }
         let n = echo_len.min(adu.data.len());
         if let (Some(dst), Some(src)) = (p.echo.get_mut(..n), adu.data.get(..n)) {
@@ -121,32 +103,17 @@ impl Pending {
     }
 
     fn expects_response(&self) -> bool {
-        matches!(
-            self.kind,
-            PendingKind::Request {
-                expects_response: true
-            }
-        )
+        matches!(self.kind, PendingKind::Request { expects_response: true })
     }
 
     /// Text for an unanswered-transaction event.
     fn what(&self) -> String {
         let f = FunctionCode(self.fc_raw);
         match self.sub {
-            Some(sub) => format!(
-                "fc={} {} sub=0x{sub:04x} tid={} unit={}",
-                f.base(),
-                f.name(),
-                self.tid,
-                self.unit
-            ),
-            None => format!(
-                "fc={} {} tid={} unit={}",
-                f.base(),
-                f.name(),
-                self.tid,
-                self.unit
-            ),
+            Some(sub) => {
+                format!("fc={} {} sub=0x{sub:04x} tid={} unit={}", f.base(), f.name(), self.tid, self.unit)
+            }
+            None => format!("fc={} {} tid={} unit={}", f.base(), f.name(), self.tid, self.unit),
         }
     }
 }
@@ -242,13 +209,11 @@ impl ModbusParser {
                 self.push_pending(p, cx);
             }
             Role::Response => {
-                let matched =
-                    self.take_match(adu.header.transaction_id, adu.header.unit_id, adu.function);
+                let matched = self.take_match(adu.header.transaction_id, adu.header.unit_id, adu.function);
                 let mut link = None;
                 if let Some(p) = matched {
                     check_response(&p, adu, &mut rec, &mut anomalies, &mut malformed);
-                    let rtt_us =
-                        u64::try_from(cx.ts_ns.saturating_sub(p.ts_ns) / 1000).unwrap_or(0);
+                    let rtt_us = u64::try_from(cx.ts_ns.saturating_sub(p.ts_ns) / 1000).unwrap_or(0);
                     rec.rtt_us = Some(rtt_us);
                     link = Some((p.frame, rtt_us));
                 }
@@ -327,9 +292,7 @@ fn check_response(
     }
     match adu.pdu {
         Pdu::ReadBits { byte_count, .. } => {
-            if p.expect_byte_count
-                .is_some_and(|e| e != u16::from(byte_count))
-            {
+            if p.expect_byte_count.is_some_and(|e| e != u16::from(byte_count)) {
                 an.push(anomaly::RESPONSE_BYTE_COUNT_MISMATCH);
             }
             if let Some(q) = p.bit_quantity {
@@ -338,9 +301,7 @@ fn check_response(
             }
         }
         Pdu::ReadRegisters { byte_count, .. } => {
-            if p.expect_byte_count
-                .is_some_and(|e| e != u16::from(byte_count))
-            {
+            if p.expect_byte_count.is_some_and(|e| e != u16::from(byte_count)) {
                 an.push(anomaly::RESPONSE_BYTE_COUNT_MISMATCH);
             }
         }
@@ -353,12 +314,7 @@ fn check_response(
                 an.push(anomaly::RESPONSE_ECHO_MISMATCH);
             }
         }
-        Pdu::DeviceIdResponse {
-            read_code,
-            more_follows,
-            next_object_id,
-            ..
-        } => {
+        Pdu::DeviceIdResponse { read_code, more_follows, next_object_id, .. } => {
             if p.read_code.is_some_and(|c| c != read_code) {
                 an.push(anomaly::RESPONSE_READ_CODE_MISMATCH);
             }
@@ -428,14 +384,7 @@ impl AppParser for ModbusParser {
             } else {
                 TxOutcome::UnansweredAtClose
             };
-            cx.unanswered(
-                AppProto::Modbus,
-                Dir::ToServer,
-                outcome,
-                p.frame,
-                p.ts_ns,
-                p.what(),
-            );
+            cx.unanswered(AppProto::Modbus, Dir::ToServer, outcome, p.frame, p.ts_ns, p.what());
         }
     }
 
