@@ -1258,8 +1258,10 @@ fn check_file_data(subs: &[u8], an: &mut Anomalies, bad: &mut bool) {
 }
 
 /// True when a plausible ADU header for `role` could start at `at` given the bytes present:
-/// protocol id 0, length 2..=254, an assigned function code, and a length that agrees with the
-/// function code's layout when that is fixed. Bytes not yet present are not held against it.
+/// protocol id 0, length 2..=254, a public function code (or UMAS), a length that agrees with
+/// the function code's layout when that is fixed, and, once the whole ADU is there, a PDU that
+/// decodes cleanly. Bytes not yet present are not held against it. Legacy and user-defined codes
+/// are not accepted here: inside junk they are far more often coincidence than traffic.
 fn plausible_at(input: &[u8], at: usize, role: Role) -> bool {
     let b = |i: usize| input.get(at + i).copied();
     if b(2).is_some_and(|v| v != 0) || b(3).is_some_and(|v| v != 0) || b(4).is_some_and(|v| v != 0) {
@@ -1272,17 +1274,27 @@ fn plausible_at(input: &[u8], at: usize, role: Role) -> bool {
         return true;
     };
     let fc = FunctionCode(fc);
+    let known = FunctionCode(fc.base()).is_public() || fc.base() == FunctionCode::UMAS.0;
     let fc_ok = match role {
-        Role::Request => fc.0 != 0 && !fc.is_exception() && fc.is_assigned(),
+        Role::Request => !fc.is_exception() && known,
         // 0x80 alone is pymodbus' answer to unknown codes.
-        Role::Response => fc.0 == 0x80 || (fc.base() != 0 && fc.is_assigned()),
+        Role::Response => fc.0 == 0x80 || known,
     };
     if !fc_ok {
         return false;
     }
-    match (implied_pdu_len(role, input.get(at + MBAP_HEADER_LEN..).unwrap_or(&[])), b(5)) {
-        (Implied::Known(pdu_len), Some(len)) => pdu_len + 1 == usize::from(len),
-        _ => true,
+    let rest = input.get(at..).unwrap_or(&[]);
+    if let (Implied::Known(pdu_len), Some(len)) =
+        (implied_pdu_len(role, rest.get(MBAP_HEADER_LEN..).unwrap_or(&[])), b(5))
+    {
+        if pdu_len + 1 != usize::from(len) {
+            return false;
+        }
+    }
+    match parse_adu(rest, role) {
+        Ok((adu, _)) => !adu.malformed,
+        Err(ModbusError::Incomplete { .. }) => true,
+        Err(ModbusError::Malformed { .. }) => false,
     }
 }
 

@@ -216,9 +216,6 @@ pub struct ModbusRecord {
     pub values_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<ModbusDetail>,
-    /// Request→response time, for the text summary (the JSON carries `latency_us`).
-    #[serde(skip)]
-    pub rtt_us: Option<u64>,
 }
 
 fn is_zero(v: &u16) -> bool {
@@ -519,7 +516,8 @@ impl ModbusRecord {
     }
 
     /// One readable line, e.g. `req fc=16 Write Multiple Registers unit=1 addr=100 qty=10` or
-    /// `rsp exception 2 Illegal Data Address (fc=3) 4.1 ms`.
+    /// `rsp exception 2 Illegal Data Address (fc=3) unit=1`. Latency is
+    /// not repeated here: the text output prints it beside the request frame.
     pub fn summary(&self) -> String {
         let mut s = String::with_capacity(96);
         let d = match self.dir {
@@ -542,9 +540,6 @@ impl ModbusRecord {
         let _ = write!(s, " unit={}", self.unit);
         if self.exception.is_none() {
             self.summary_detail(&mut s);
-        }
-        if let Some(us) = self.rtt_us {
-            let _ = write!(s, " {:.1} ms", us as f64 / 1000.0);
         }
         s
     }

@@ -10,9 +10,13 @@ use std::collections::VecDeque;
 
 use super::parser::{
     anomaly, parse_adu, resync_offset, Anomalies, DiagSub, FunctionCode, ModbusAdu, ModbusError, Pdu, Role,
+    MBAP_LENGTH_MAX, MBAP_LENGTH_MIN,
 };
 use super::record::ModbusRecord;
-use crate::app::{AppParser, AppProto, Cx, Dir};
+use crate::app::{AppParser, AppProto, Cx, Dir, FlowInfo};
+
+/// The Modbus/TCP server port (Implementation Guide §4.2).
+const MODBUS_PORT: u16 = 502;
 use crate::record::{OtBody, TxOutcome};
 
 /// What an open entry of the pending table stands for.
@@ -133,10 +137,22 @@ impl ModbusParser {
         ModbusParser::default()
     }
 
-    fn role(dir: Dir) -> Role {
-        match dir {
-            Dir::ToServer => Role::Request,
-            Dir::ToClient => Role::Response,
+    /// Which direction carries requests. Normally the client's; when the connection was opened
+    /// from port 502 to another port (some test tools and reverse setups do this), the port-502
+    /// side is still the Modbus server, as Wireshark decides.
+    fn request_dir(flow: &FlowInfo) -> Dir {
+        if flow.client.port == MODBUS_PORT && flow.server.port != MODBUS_PORT {
+            Dir::ToClient
+        } else {
+            Dir::ToServer
+        }
+    }
+
+    fn role(dir: Dir, flow: &FlowInfo) -> Role {
+        if dir == Self::request_dir(flow) {
+            Role::Request
+        } else {
+            Role::Response
         }
     }
 
@@ -150,7 +166,7 @@ impl ModbusParser {
             if p.expects_response() {
                 cx.unanswered(
                     AppProto::Modbus,
-                    Dir::ToServer,
+                    Self::request_dir(cx.flow),
                     TxOutcome::Timeout,
                     p.frame,
                     p.ts_ns,
@@ -169,7 +185,7 @@ impl ModbusParser {
             if old.expects_response() {
                 cx.unanswered(
                     AppProto::Modbus,
-                    Dir::ToServer,
+                    Self::request_dir(cx.flow),
                     TxOutcome::Evicted,
                     old.frame,
                     old.ts_ns,
@@ -214,7 +230,6 @@ impl ModbusParser {
                 if let Some(p) = matched {
                     check_response(&p, adu, &mut rec, &mut anomalies, &mut malformed);
                     let rtt_us = u64::try_from(cx.ts_ns.saturating_sub(p.ts_ns) / 1000).unwrap_or(0);
-                    rec.rtt_us = Some(rtt_us);
                     link = Some((p.frame, rtt_us));
                 }
                 let msg = cx.emit(dir, OtBody::Modbus(rec), malformed);
@@ -335,11 +350,21 @@ impl AppParser for ModbusParser {
         self.expire(cx);
         let d = usize::from(dir == Dir::ToClient);
         if !self.started[d] {
+            if cx.flow.roles_from_syn {
+                self.in_sync[d] = true;
+            } else {
+                // A flow picked up mid-stream may start inside an ADU. Segments almost always
+                // start at an ADU boundary, so an MBAP-looking header at offset 0 is taken as
+                // one (malformed content included); anything else is skipped silently.
+                let Some(&[_, _, p0, p1, l0, l1]) = data.get(..6) else {
+                    return 0;
+                };
+                let len = u16::from_be_bytes([l0, l1]);
+                self.in_sync[d] = p0 == 0 && p1 == 0 && (MBAP_LENGTH_MIN..=MBAP_LENGTH_MAX).contains(&len);
+            }
             self.started[d] = true;
-            // A flow picked up mid-stream may start inside an ADU: resynchronise silently.
-            self.in_sync[d] = cx.flow.roles_from_syn;
         }
-        let role = Self::role(dir);
+        let role = Self::role(dir, cx.flow);
         let mut off = 0;
         while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
             let in_sync = self.in_sync[d];
@@ -384,7 +409,7 @@ impl AppParser for ModbusParser {
             } else {
                 TxOutcome::UnansweredAtClose
             };
-            cx.unanswered(AppProto::Modbus, Dir::ToServer, outcome, p.frame, p.ts_ns, p.what());
+            cx.unanswered(AppProto::Modbus, Self::request_dir(cx.flow), outcome, p.frame, p.ts_ns, p.what());
         }
     }
 
