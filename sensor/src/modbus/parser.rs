@@ -1305,6 +1305,8 @@ pub fn resync_offset(input: &[u8], role: Role, from: usize) -> usize {
 }
 
 #[cfg(test)]
+// A failing test should stop loudly at the line that failed.
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 

@@ -315,10 +315,10 @@ fn check_response(
                 rec.coils.truncate(usize::from(q));
             }
         }
-        Pdu::ReadRegisters { byte_count, .. } => {
-            if p.expect_byte_count.is_some_and(|e| e != u16::from(byte_count)) {
-                an.push(anomaly::RESPONSE_BYTE_COUNT_MISMATCH);
-            }
+        Pdu::ReadRegisters { byte_count, .. }
+            if p.expect_byte_count.is_some_and(|e| e != u16::from(byte_count)) =>
+        {
+            an.push(anomaly::RESPONSE_BYTE_COUNT_MISMATCH);
         }
         Pdu::WriteSingle { .. }
         | Pdu::WriteMultipleResponse { .. }

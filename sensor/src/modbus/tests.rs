@@ -1,6 +1,9 @@
 //! Modbus decoder tests: annotated byte vectors per function code, stream framing, pairing,
 //! property tests, and the corpus captures end to end.
 
+// A failing test should stop loudly at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use super::parser::{anomaly as an, parse_adu, ModbusError, Pdu, Role};
 use super::record::{ModbusClass, ModbusDetail, ModbusDir, ModbusRecord};
 use super::ModbusParser;
