@@ -24,6 +24,9 @@ pub struct EngineConfig {
     /// Flow ids are `n * id_stride + id_offset`, so workers never hand out the same id.
     pub id_stride: u64,
     pub id_offset: u64,
+    /// Run the application decoders. Off, every flow is tracked and reassembled but no
+    /// protocol is detected: the foundation stage alone, for benchmarks.
+    pub decoders_off: bool,
 }
 
 impl EngineConfig {
@@ -284,12 +287,16 @@ impl Engine {
         let id = self.next_id * self.cfg.id_stride.max(1) + self.cfg.id_offset;
         self.next_id += 1;
         let info = FlowInfo { id, transport, client, server, vlan, roles_from_syn };
+        let mut flow = Flow::new(info, ts_ns);
+        if self.cfg.decoders_off {
+            flow.app = AppSlot::Other;
+        }
         self.stats.flows_created += 1;
         if transport == Transport::Tcp && !roles_from_syn {
             self.stats.flows_midstream += 1;
         }
         let mut evicted = Vec::new();
-        self.flows.insert(key, Flow::new(info, ts_ns), &mut |f, why| evicted.push((f, why)));
+        self.flows.insert(key, flow, &mut |f, why| evicted.push((f, why)));
         for (mut f, why) in evicted {
             self.end_flow(&mut f, frame, ts_ns, why);
         }
