@@ -9,7 +9,7 @@ use crate::app::{self, AppLimits, AppParser, Cx, Detect, DetectConfig, Dir, Endp
 use crate::capture::Packet;
 use crate::dissect::{self, tcp_flags, NotDissected, L4};
 use crate::flow::{AppSlot, Flow, FlowEnd, FlowKey, FlowLimits, FlowTable};
-use crate::record::Event;
+use crate::record::{Event, FlowPhase};
 use crate::tcp::{Deliver, ReassemblyLimits, ReassemblyStats, TcpDir};
 
 /// Everything an engine needs to know.
@@ -27,6 +27,8 @@ pub struct EngineConfig {
     /// Run the application decoders. Off, every flow is tracked and reassembled but no
     /// protocol is detected: the foundation stage alone, for benchmarks.
     pub decoders_off: bool,
+    /// Emit `Event::Flow` records (when a server first answers, and when a flow ends).
+    pub flow_events: bool,
 }
 
 impl EngineConfig {
@@ -176,6 +178,7 @@ impl Engine {
                     }
                 }
                 Event::Transaction(t) => *self.stats.unanswered.entry(t.proto).or_default() += 1,
+                Event::Flow(_) => {}
             }
         }
         self.counted = self.events.len();
@@ -218,7 +221,7 @@ impl Engine {
                 self.stats.tcp_packets += 1;
                 let src = Endpoint { ip: d.src, port: seg.sport };
                 let dst = Endpoint { ip: d.dst, port: seg.dport };
-                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len);
+                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Udp { sport, dport, payload, truncated } => {
                 self.stats.udp_packets += 1;
@@ -227,7 +230,7 @@ impl Engine {
                 }
                 let src = Endpoint { ip: d.src, port: sport };
                 let dst = Endpoint { ip: d.dst, port: dport };
-                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len);
+                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Other { .. } => self.stats.other_ip += 1,
         }
@@ -313,6 +316,8 @@ impl Engine {
         vlan: u32,
         seg: &dissect::TcpSeg<'_>,
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 6, vlan);
         let syn = seg.flags & tcp_flags::SYN != 0;
@@ -321,9 +326,7 @@ impl Engine {
         let Engine { flows, cfg, stats, events, mem, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if flow.closed {
             return;
         }
@@ -399,6 +402,9 @@ impl Engine {
             *mem = mem.saturating_sub(freed);
             flow.closed = true;
             stats.flows_closed += 1;
+            if cfg.flow_events {
+                events.push(Event::Flow(Box::new(flow.record(FlowPhase::End, Some("closed")))));
+            }
         }
     }
 
@@ -412,15 +418,15 @@ impl Engine {
         vlan: u32,
         payload: &[u8],
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 17, vlan);
         self.flow_for(key, Transport::Udp, src, dst, vlan, false, false, frame, ts_ns);
         let Engine { flows, cfg, events, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if let AppSlot::Undecided { tries } = &mut flow.app {
             match app::detect_udp(&cfg.detect, src.port, dst.port, payload) {
                 Detect::Proto(p) => flow.app = AppSlot::Parser(app::new_parser(p)),
@@ -448,8 +454,17 @@ impl Engine {
             *self.stats.flows_by_proto.entry(p).or_default() += 1;
         }
         if f.closed {
+            // Its End record went out when it closed.
             return;
         }
+        let end_record = self.cfg.flow_events.then(|| {
+            let why = match why {
+                FlowEnd::Idle => "idle",
+                FlowEnd::Evicted => "evicted",
+                FlowEnd::EndOfInput => "end_of_input",
+            };
+            f.record(FlowPhase::End, Some(why))
+        });
         let held = f.heap_bytes();
         let Flow { info, tcp, app, .. } = f;
         let mut feeder = Feeder::closing(app, info, &self.cfg, &mut self.events, frame, ts_ns);
@@ -468,6 +483,42 @@ impl Engine {
         }
         self.mem = self.mem.saturating_sub(held);
         f.closed = true;
+        if let Some(r) = end_record {
+            self.events.push(Event::Flow(Box::new(r)));
+        }
+    }
+}
+
+/// Per-packet flow bookkeeping: counters, first MAC/TTL per side, and the `Answered` record the
+/// first time the server side speaks.
+#[allow(clippy::too_many_arguments)]
+fn note_packet(
+    flow: &mut Flow,
+    dir: Dir,
+    frame: u64,
+    ts_ns: i64,
+    wire_len: u32,
+    mac: Option<[u8; 6]>,
+    ttl: u8,
+    flow_events: bool,
+    events: &mut Vec<Event>,
+) {
+    let i = dir.index();
+    if flow.packets[i] == 0 {
+        flow.macs[i] = mac;
+        flow.ttls[i] = ttl;
+        if flow.first_frame == 0 {
+            flow.first_frame = frame;
+        }
+    }
+    flow.last_ns = ts_ns;
+    flow.packets[i] += 1;
+    flow.bytes[i] += u64::from(wire_len);
+    if dir == Dir::ToClient && !flow.answered {
+        flow.answered = true;
+        if flow_events {
+            events.push(Event::Flow(Box::new(flow.record(FlowPhase::Answered, None))));
+        }
     }
 }
 
