@@ -9,7 +9,7 @@ use crate::app::{self, AppLimits, AppParser, Cx, Detect, DetectConfig, Dir, Endp
 use crate::capture::Packet;
 use crate::dissect::{self, tcp_flags, NotDissected, L4};
 use crate::flow::{AppSlot, Flow, FlowEnd, FlowKey, FlowLimits, FlowTable};
-use crate::record::Event;
+use crate::record::{Event, FlowPhase};
 use crate::tcp::{Deliver, ReassemblyLimits, ReassemblyStats, TcpDir};
 
 /// Everything an engine needs to know.
@@ -24,6 +24,11 @@ pub struct EngineConfig {
     /// Flow ids are `n * id_stride + id_offset`, so workers never hand out the same id.
     pub id_stride: u64,
     pub id_offset: u64,
+    /// Run the application decoders. Off, every flow is tracked and reassembled but no
+    /// protocol is detected: the foundation stage alone, for benchmarks.
+    pub decoders_off: bool,
+    /// Emit `Event::Flow` records (when a server first answers, and when a flow ends).
+    pub flow_events: bool,
 }
 
 impl EngineConfig {
@@ -73,6 +78,43 @@ pub struct EngineStats {
     pub messages_malformed: BTreeMap<&'static str, u64>,
     /// Transactions left unanswered (timeouts, open at close, evicted), by protocol.
     pub unanswered: BTreeMap<&'static str, u64>,
+    /// Packets (and batches) dropped because a worker queue was full (live capture only).
+    pub dropped_queue_full_packets: u64,
+    pub dropped_queue_full_batches: u64,
+}
+
+impl EngineStats {
+    /// Adds another worker's counters (maxima and peaks add up, as workers run side by side).
+    pub fn merge(&mut self, o: &EngineStats) {
+        fn add<K: Ord + Copy>(a: &mut BTreeMap<K, u64>, b: &BTreeMap<K, u64>) {
+            for (k, v) in b {
+                *a.entry(*k).or_default() += v;
+            }
+        }
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        add(&mut self.unknown_link, &o.unknown_link);
+        self.not_ip += o.not_ip;
+        add(&mut self.malformed, &o.malformed);
+        self.ip_fragments += o.ip_fragments;
+        self.other_ip += o.other_ip;
+        self.tcp_packets += o.tcp_packets;
+        self.udp_packets += o.udp_packets;
+        self.flows_created += o.flows_created;
+        self.flows_closed += o.flows_closed;
+        self.flows_expired += o.flows_expired;
+        self.flows_evicted += o.flows_evicted;
+        self.flows_active_max += o.flows_active_max;
+        self.flows_midstream += o.flows_midstream;
+        add(&mut self.flows_by_proto, &o.flows_by_proto);
+        self.reassembly.merge(&o.reassembly);
+        self.reassembly_memory_peak += o.reassembly_memory_peak;
+        add(&mut self.messages, &o.messages);
+        add(&mut self.messages_malformed, &o.messages_malformed);
+        add(&mut self.unanswered, &o.unanswered);
+        self.dropped_queue_full_packets += o.dropped_queue_full_packets;
+        self.dropped_queue_full_batches += o.dropped_queue_full_batches;
+    }
 }
 
 /// A worker's packet path.
@@ -136,6 +178,7 @@ impl Engine {
                     }
                 }
                 Event::Transaction(t) => *self.stats.unanswered.entry(t.proto).or_default() += 1,
+                Event::Flow(_) => {}
             }
         }
         self.counted = self.events.len();
@@ -178,7 +221,7 @@ impl Engine {
                 self.stats.tcp_packets += 1;
                 let src = Endpoint { ip: d.src, port: seg.sport };
                 let dst = Endpoint { ip: d.dst, port: seg.dport };
-                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len);
+                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Udp { sport, dport, payload, truncated } => {
                 self.stats.udp_packets += 1;
@@ -187,7 +230,7 @@ impl Engine {
                 }
                 let src = Endpoint { ip: d.src, port: sport };
                 let dst = Endpoint { ip: d.dst, port: dport };
-                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len);
+                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Other { .. } => self.stats.other_ip += 1,
         }
@@ -247,12 +290,16 @@ impl Engine {
         let id = self.next_id * self.cfg.id_stride.max(1) + self.cfg.id_offset;
         self.next_id += 1;
         let info = FlowInfo { id, transport, client, server, vlan, roles_from_syn };
+        let mut flow = Flow::new(info, ts_ns);
+        if self.cfg.decoders_off {
+            flow.app = AppSlot::Other;
+        }
         self.stats.flows_created += 1;
         if transport == Transport::Tcp && !roles_from_syn {
             self.stats.flows_midstream += 1;
         }
         let mut evicted = Vec::new();
-        self.flows.insert(key, Flow::new(info, ts_ns), &mut |f, why| evicted.push((f, why)));
+        self.flows.insert(key, flow, &mut |f, why| evicted.push((f, why)));
         for (mut f, why) in evicted {
             self.end_flow(&mut f, frame, ts_ns, why);
         }
@@ -269,6 +316,8 @@ impl Engine {
         vlan: u32,
         seg: &dissect::TcpSeg<'_>,
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 6, vlan);
         let syn = seg.flags & tcp_flags::SYN != 0;
@@ -277,9 +326,7 @@ impl Engine {
         let Engine { flows, cfg, stats, events, mem, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if flow.closed {
             return;
         }
@@ -323,6 +370,7 @@ impl Engine {
                 mem_used: used,
                 mem_limit: limit,
                 mem_gaps: 0,
+                buf_gaps: 0,
             };
             let d = &mut tcp.dirs[dir.index()];
             let mut mem_ok = |extra: usize| used + extra <= limit;
@@ -337,6 +385,7 @@ impl Engine {
                 &mut |d, del| feeder.deliver(d, del),
             );
             stats.reassembly.gaps_memory += feeder.mem_gaps;
+            stats.reassembly.gaps_buffer_full += feeder.buf_gaps;
             stats.reassembly.bytes_buffered += feeder.buffered;
             stats.reassembly.bytes_skipped += feeder.skipped;
         }
@@ -353,6 +402,9 @@ impl Engine {
             *mem = mem.saturating_sub(freed);
             flow.closed = true;
             stats.flows_closed += 1;
+            if cfg.flow_events {
+                events.push(Event::Flow(Box::new(flow.record(FlowPhase::End, Some("closed")))));
+            }
         }
     }
 
@@ -366,15 +418,15 @@ impl Engine {
         vlan: u32,
         payload: &[u8],
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 17, vlan);
         self.flow_for(key, Transport::Udp, src, dst, vlan, false, false, frame, ts_ns);
         let Engine { flows, cfg, events, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if let AppSlot::Undecided { tries } = &mut flow.app {
             match app::detect_udp(&cfg.detect, src.port, dst.port, payload) {
                 Detect::Proto(p) => flow.app = AppSlot::Parser(app::new_parser(p)),
@@ -402,8 +454,17 @@ impl Engine {
             *self.stats.flows_by_proto.entry(p).or_default() += 1;
         }
         if f.closed {
+            // Its End record went out when it closed.
             return;
         }
+        let end_record = self.cfg.flow_events.then(|| {
+            let why = match why {
+                FlowEnd::Idle => "idle",
+                FlowEnd::Evicted => "evicted",
+                FlowEnd::EndOfInput => "end_of_input",
+            };
+            f.record(FlowPhase::End, Some(why))
+        });
         let held = f.heap_bytes();
         let Flow { info, tcp, app, .. } = f;
         let mut feeder = Feeder::closing(app, info, &self.cfg, &mut self.events, frame, ts_ns);
@@ -422,6 +483,42 @@ impl Engine {
         }
         self.mem = self.mem.saturating_sub(held);
         f.closed = true;
+        if let Some(r) = end_record {
+            self.events.push(Event::Flow(Box::new(r)));
+        }
+    }
+}
+
+/// Per-packet flow bookkeeping: counters, first MAC/TTL per side, and the `Answered` record the
+/// first time the server side speaks.
+#[allow(clippy::too_many_arguments)]
+fn note_packet(
+    flow: &mut Flow,
+    dir: Dir,
+    frame: u64,
+    ts_ns: i64,
+    wire_len: u32,
+    mac: Option<[u8; 6]>,
+    ttl: u8,
+    flow_events: bool,
+    events: &mut Vec<Event>,
+) {
+    let i = dir.index();
+    if flow.packets[i] == 0 {
+        flow.macs[i] = mac;
+        flow.ttls[i] = ttl;
+        if flow.first_frame == 0 {
+            flow.first_frame = frame;
+        }
+    }
+    flow.last_ns = ts_ns;
+    flow.packets[i] += 1;
+    flow.bytes[i] += u64::from(wire_len);
+    if dir == Dir::ToClient && !flow.answered {
+        flow.answered = true;
+        if flow_events {
+            events.push(Event::Flow(Box::new(flow.record(FlowPhase::Answered, None))));
+        }
     }
 }
 
@@ -466,7 +563,10 @@ struct Feeder<'a> {
     skipped: u64,
     mem_used: usize,
     mem_limit: usize,
+    /// Gaps declared because the per-worker memory bound, or the per-direction buffer bound,
+    /// was reached.
     mem_gaps: u64,
+    buf_gaps: u64,
 }
 
 impl<'a> Feeder<'a> {
@@ -492,6 +592,7 @@ impl<'a> Feeder<'a> {
             mem_used: 0,
             mem_limit: usize::MAX,
             mem_gaps: 0,
+            buf_gaps: 0,
         }
     }
 
@@ -591,7 +692,11 @@ impl<'a> Feeder<'a> {
             || self.mem_used + d.buf.len() + data.len() > self.mem_limit
         {
             // The partial message cannot be held: drop it and start afresh from this segment.
-            self.mem_gaps += 1;
+            if d.buf.len() + data.len() > self.cfg.reassembly.max_buffer {
+                self.buf_gaps += 1;
+            } else {
+                self.mem_gaps += 1;
+            }
             d.buf = Vec::new();
             p.gap(self.dir, &mut cx);
             let used = parse_all(p.as_mut(), self.dir, data, &mut cx, &mut d.skip);

@@ -68,6 +68,25 @@ pub struct ReassemblyStats {
     pub bytes_skipped: u64,
 }
 
+impl ReassemblyStats {
+    pub fn merge(&mut self, o: &ReassemblyStats) {
+        self.segments += o.segments;
+        self.bytes_delivered += o.bytes_delivered;
+        self.bytes_buffered += o.bytes_buffered;
+        self.retransmissions += o.retransmissions;
+        self.overlaps += o.overlaps;
+        self.out_of_order += o.out_of_order;
+        self.gaps_acked_unseen += o.gaps_acked_unseen;
+        self.gaps_ooo_full += o.gaps_ooo_full;
+        self.gaps_buffer_full += o.gaps_buffer_full;
+        self.gaps_far_ahead += o.gaps_far_ahead;
+        self.gaps_snaplen += o.gaps_snaplen;
+        self.gaps_memory += o.gaps_memory;
+        self.gap_bytes += o.gap_bytes;
+        self.bytes_skipped += o.bytes_skipped;
+    }
+}
+
 /// A held out-of-order segment.
 #[derive(Debug)]
 struct Held {

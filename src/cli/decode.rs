@@ -43,6 +43,12 @@ pub struct DecodeArgs {
     /// Also print transaction events (requests never answered) among the messages.
     #[arg(long)]
     pub events: bool,
+    /// Worker threads: packets are sharded onto them by flow; output keeps capture order.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+    /// Track flows and reassemble TCP, but run no protocol decoder (to time that stage alone).
+    #[arg(long, hide_short_help = true)]
+    pub no_decoders: bool,
     /// Do not print the per-capture summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -55,6 +61,7 @@ impl DecodeArgs {
         d.hsms_ports.extend(&self.hsms_ports);
         d.modbus_ports.extend(&self.modbus_ports);
         d.bacnet_ports.extend(&self.bacnet_ports);
+        cfg.decoders_off = self.no_decoders;
         cfg
     }
 }
@@ -154,6 +161,7 @@ impl<W: Write> MessageWriter<W> {
 pub fn run_capture(
     path: &str,
     cfg: EngineConfig,
+    workers: usize,
     sink: &mut dyn EventSink,
 ) -> Result<(RunSummary, Option<RunError>), fabmon_sensor::capture::CaptureError> {
     let mut src = FileSource::open(path)?;
@@ -163,7 +171,7 @@ pub fn run_capture(
             b.set_position(bytes);
         }
     };
-    let out = pipeline::run_inline(&mut src, cfg, sink, Some(&mut cb));
+    let out = pipeline::run(&mut src, cfg, workers, pipeline::WhenFull::Block, sink, Some(&mut cb));
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -240,7 +248,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
         MessageWriter::new(BufWriter::with_capacity(1 << 20, stdout.lock()), args.format, args.events);
     let mut failed = false;
     for path in &args.captures {
-        match run_capture(path, args.engine_config(), &mut w) {
+        match run_capture(path, args.engine_config(), usize::from(args.workers), &mut w) {
             Ok((summary, err)) => {
                 if !args.quiet {
                     print_summary(path, &summary);

@@ -33,10 +33,15 @@ const PCAP_MAGIC_NS: u32 = 0xa1b2_3c4d;
 const PCAP_MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 
+/// Bytes read past before mapped pages behind the read position are released.
+const RELEASE_STEP: usize = 16 << 20;
+
 enum Input {
     Map {
         map: memmap2::Mmap,
         pos: usize,
+        /// Pages below this offset were handed back (see `release_behind`).
+        released: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -52,7 +57,7 @@ enum Input {
 impl Input {
     fn avail(&self) -> &[u8] {
         match self {
-            Input::Map { map, pos } => map.get(*pos..).unwrap_or(&[]),
+            Input::Map { map, pos, .. } => map.get(*pos..).unwrap_or(&[]),
             Input::Stream { buf, start, end, .. } => buf.get(*start..*end).unwrap_or(&[]),
         }
     }
@@ -84,7 +89,7 @@ impl Input {
     /// of the input with fewer bytes available.
     fn fill(&mut self, want: usize) -> std::io::Result<bool> {
         match self {
-            Input::Map { map, pos } => Ok(map.len().saturating_sub(*pos) >= want),
+            Input::Map { map, pos, .. } => Ok(map.len().saturating_sub(*pos) >= want),
             Input::Stream { reader, buf, start, end, eof, dropped } => {
                 while *end - *start < want {
                     if *eof {
@@ -111,6 +116,20 @@ impl Input {
                     *end += n;
                 }
                 Ok(true)
+            }
+        }
+    }
+
+    /// Releases mapped pages entirely below `upto`: they were read and no packet lent from
+    /// them is alive (lending borrows the source mutably). Without this the resident set would
+    /// grow to the size of the file.
+    fn release_behind(&mut self, upto: usize) {
+        if let Input::Map { map, released, .. } = self {
+            if upto >= *released + RELEASE_STEP {
+                let page = 4096;
+                let end = upto / page * page;
+                release_pages(map, *released, end - *released);
+                *released = end;
             }
         }
     }
@@ -169,7 +188,7 @@ impl FileSource {
             return FileSource::from_reader(path, Box::new(file));
         }
         let map = map_file(&file).map_err(io)?;
-        FileSource::new(path, Input::Map { map, pos: 0 })
+        FileSource::new(path, Input::Map { map, pos: 0, released: 0 })
     }
 
     /// Reads a capture from any byte stream through a bounded buffer.
@@ -275,6 +294,7 @@ impl FileSource {
             return Ok(Next::End);
         }
         let range = self.input.consume(hdr_len + caplen);
+        self.input.release_behind(range.start);
         self.stats.records += 1;
         self.stats.bytes += (hdr_len + caplen) as u64;
         let ts_ns = i64::from(ts_sec) * 1_000_000_000 + i64::from(ts_frac) * if f.nanos { 1 } else { 1000 };
@@ -386,6 +406,7 @@ impl FileSource {
                 _ => Step::Skip,
             };
             let range = self.input.consume(block_len);
+            self.input.release_behind(range.start);
             self.stats.bytes += block_len as u64;
             match step {
                 Step::Packet { ts_ns, link, data, orig_len } => {
@@ -473,6 +494,16 @@ fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // Sequential access: let the kernel read ahead and drop pages behind us.
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(map)
+}
+
+#[allow(unsafe_code)]
+fn release_pages(map: &memmap2::Mmap, offset: usize, len: usize) {
+    // SAFETY: the mapping is read-only and file-backed. MADV_DONTNEED drops these pages from
+    // the process's page tables; a later access would fault them in again from the file, with
+    // the same contents, so no view of memory changes. The range lies inside the mapping
+    // (offset + len <= position read so far <= map.len()) and no slice into it is alive: packets
+    // are lent by `next_packet(&mut self)`, so every earlier borrow has ended.
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
 }
 
 #[cfg(test)]
