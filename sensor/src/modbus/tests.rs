@@ -39,7 +39,7 @@ fn msgs(events: &[Event]) -> Vec<&OtMessage> {
         .iter()
         .filter_map(|e| match e {
             Event::Message(m) => Some(&**m),
-            Event::Transaction(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -49,7 +49,7 @@ fn txs(events: &[Event]) -> Vec<&TxEvent> {
         .iter()
         .filter_map(|e| match e {
             Event::Transaction(t) => Some(t),
-            Event::Message(_) => None,
+            _ => None,
         })
         .collect()
 }
