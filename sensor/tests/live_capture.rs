@@ -7,6 +7,8 @@
 //! the kernel never transmits on it. Frames reaching it are addressed to other MACs, as on a
 //! SPAN port, so its IP stack drops them and nothing is forwarded anywhere.
 #![cfg(target_os = "linux")]
+// In tests a failed unwrap or a panic is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -140,22 +142,36 @@ impl TestNet {
 
     /// Puts `frames` on the wire of the namespace end, as they are.
     fn inject(&self, frames: &[Vec<u8>]) {
-        let script = "import socket, sys\n\
+        let child = self.inject_start(frames, 0);
+        assert!(child.wait_with_output().unwrap().status.success(), "frame injection failed");
+    }
+
+    /// Starts putting `frames` on the wire, pausing `pause_ms` after every 100; the caller
+    /// waits for the returned child.
+    fn inject_start(&self, frames: &[Vec<u8>], pause_ms: u32) -> std::process::Child {
+        let script = "import socket, sys, time\n\
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
             s.bind((sys.argv[1], 0))\n\
-            for line in sys.stdin:\n    s.send(bytes.fromhex(line.strip()))\n";
+            pause = int(sys.argv[2]) / 1000\n\
+            for i, line in enumerate(sys.stdin):\n    s.send(bytes.fromhex(line.strip()))\n    \
+            if pause and i % 100 == 99: time.sleep(pause)\n";
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "python3", "-c", script, &self.peer])
+            .args(["netns", "exec", &self.ns, "python3", "-c", script, &self.peer, &pause_ms.to_string()])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        for f in frames {
-            let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
-            writeln!(stdin, "{hex}").unwrap();
-        }
-        drop(stdin);
-        assert!(child.wait().unwrap().success(), "frame injection failed");
+        let lines: Vec<String> =
+            frames.iter().map(|f| f.iter().map(|b| format!("{b:02x}")).collect()).collect();
+        // Feed the pipe from a thread: the caller may want to read packets meanwhile.
+        std::thread::spawn(move || {
+            for line in lines {
+                if writeln!(stdin, "{line}").is_err() {
+                    break;
+                }
+            }
+        });
+        child
     }
 
     fn counter(&self, name: &str) -> u64 {
@@ -222,21 +238,28 @@ fn udp_frame(
     f
 }
 
-/// IPv4/UDP fields of an untagged Ethernet frame: (dst MAC, src IP, dst IP, ports, payload).
-fn parse_udp(f: &[u8]) -> Option<([u8; 6], [u8; 4], [u8; 4], (u16, u16), &[u8])> {
+/// IPv4/UDP fields of an untagged Ethernet frame.
+struct Udp<'a> {
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    payload: &'a [u8],
+}
+
+fn parse_udp(f: &[u8]) -> Option<Udp<'_>> {
     if f.len() < 42 || f[12..14] != [0x08, 0x00] || f[23] != 17 {
         return None;
     }
     let ihl = usize::from(f[14] & 0x0f) * 4;
     let udp = f.get(14 + ihl..)?;
-    let ports = (u16::from_be_bytes([udp[0], udp[1]]), u16::from_be_bytes([udp[2], udp[3]]));
-    Some((
-        f[0..6].try_into().ok()?,
-        f[26..30].try_into().ok()?,
-        f[30..34].try_into().ok()?,
-        ports,
-        udp.get(8..)?,
-    ))
+    Some(Udp {
+        dst_mac: f[0..6].try_into().ok()?,
+        src: f[26..30].try_into().ok()?,
+        dst: f[30..34].try_into().ok()?,
+        ports: (u16::from_be_bytes([udp[0], udp[1]]), u16::from_be_bytes([udp[2], udp[3]])),
+        payload: udp.get(8..)?,
+    })
 }
 
 struct Seen {
@@ -282,13 +305,14 @@ fn captures_namespace_traffic_and_reads_kernel_stats() {
 
     let before = now_ns();
     net.udp_from_ns(20, 5020);
-    let got = collect(&mut src, |f| parse_udp(f).is_some_and(|u| u.3 .1 == 5020), 20, Duration::from_secs(5));
+    let got =
+        collect(&mut src, |f| parse_udp(f).is_some_and(|u| u.ports.1 == 5020), 20, Duration::from_secs(5));
     let after = now_ns();
     assert_eq!(got.len(), 20, "datagrams seen");
     for (i, p) in got.iter().enumerate() {
-        let (dst_mac, s, d, ports, payload) = parse_udp(&p.data).unwrap();
-        assert_eq!((dst_mac, s, d, ports), (FAR_MAC, NS_IP, FAR_IP, (40000, 5020)));
-        assert_eq!(payload, format!("fabmon-live {i}").as_bytes(), "in order, intact");
+        let u = parse_udp(&p.data).unwrap();
+        assert_eq!((u.dst_mac, u.src, u.dst, u.ports), (FAR_MAC, NS_IP, FAR_IP, (40000, 5020)));
+        assert_eq!(u.payload, format!("fabmon-live {i}").as_bytes(), "in order, intact");
         assert_eq!(p.orig_len as usize, p.data.len(), "nothing cut");
         assert!(before - 1_000_000_000 <= p.ts_ns && p.ts_ns <= after, "timestamp {}", p.ts_ns);
     }
@@ -342,7 +366,7 @@ fn fanout_hash_keeps_each_flow_on_one_socket() {
                 loop {
                     match src.next_packet() {
                         Ok(Next::Packet(p)) => {
-                            if let Some((_, _, _, (sp, dp), payload)) = parse_udp(p.data) {
+                            if let Some(Udp { ports: (sp, dp), payload, .. }) = parse_udp(p.data) {
                                 if payload.starts_with(b"fanout ") {
                                     flows.push((sp.max(dp), payload.ends_with(b"ab")));
                                     seen.fetch_add(1, Ordering::Relaxed);
@@ -409,7 +433,8 @@ fn passive_capture_transmits_nothing() {
     let frames: Vec<_> =
         (0..10u16).map(|i| udp_frame(HOST_A, HOST_B, (1000 + i, 5030), &[], b"passive check")).collect();
     net.inject(&frames);
-    let got = collect(&mut src, |f| parse_udp(f).is_some_and(|u| u.3 .1 == 5030), 40, Duration::from_secs(5));
+    let got =
+        collect(&mut src, |f| parse_udp(f).is_some_and(|u| u.ports.1 == 5030), 40, Duration::from_secs(5));
     assert_eq!(got.len(), 40);
     // Idle for a moment longer with the socket open.
     let t = Instant::now();
@@ -478,4 +503,84 @@ fn interface_down_or_removed_is_a_live_error() {
     }
     println!("{err}");
     assert!(src.next_packet().is_err(), "the error sticks");
+}
+
+/// Frames `fill <i>` padded to `size` bytes, A to B.
+fn numbered_frames(count: usize, size: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut payload = format!("fill {i} ").into_bytes();
+            payload.resize(size - 42, b'.');
+            udp_frame(HOST_A, HOST_B, (7000, 7001), &[], &payload)
+        })
+        .collect()
+}
+
+/// The index of a `numbered_frames` frame.
+fn frame_number(f: &[u8]) -> Option<usize> {
+    let u = parse_udp(f)?;
+    let text = std::str::from_utf8(u.payload.strip_prefix(b"fill ")?).ok()?;
+    (u.ports == (7000, 7001)).then(|| text.split(' ').next()?.parse().ok()).flatten()
+}
+
+#[test]
+fn ring_wraps_fills_up_and_accounts_for_every_packet() {
+    let Some(net) = TestNet::new('f') else { return };
+    // 4 blocks of 64 KiB: 256 KiB of ring.
+    let cfg = AfPacketConfig { block_count: 4, ..test_cfg(&net.cap) };
+    let ring_bytes = cfg.block_size * cfg.block_count;
+    let mut src = AfPacketSource::open(&cfg).unwrap();
+
+    // 1. Read while 4000 frames of 600 bytes (2.4 MB) go by: the ring wraps many times. The
+    // pacing (at most ~100 frames, 60 KB, per 5 ms) leaves a busy test machine time to read.
+    let child = net.inject_start(&numbered_frames(4000, 600), 5);
+    let mut numbers = Vec::new();
+    let mut idle_after_exit = 0;
+    let mut child = Some(child);
+    while idle_after_exit < 3 {
+        match src.next_packet().unwrap() {
+            Next::Packet(p) => numbers.extend(frame_number(p.data)),
+            Next::Idle => {
+                if let Some(c) = child.as_mut() {
+                    if c.try_wait().unwrap().is_some() {
+                        child = None;
+                    }
+                } else {
+                    idle_after_exit += 1;
+                }
+            }
+            Next::End => unreachable!(),
+        }
+    }
+    let st = src.stats();
+    println!("while reading: {} frames delivered, {st:?}", numbers.len());
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "delivered in order, none twice");
+    assert!(numbers.len() * 600 > 4 * ring_bytes, "the ring wrapped at least 4 times");
+    assert_eq!(st.kernel_packets, st.records + st.kernel_drops, "every packet delivered or counted");
+
+    // 2. Stop reading while 2000 frames of 1000 bytes (2 MB) arrive: the ring fills, the
+    // kernel freezes it and drops the rest, and says so.
+    let before = src.stats();
+    net.inject(&numbered_frames(2000, 1000));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut held = Vec::new();
+    while let Next::Packet(p) = src.next_packet().unwrap() {
+        held.extend(frame_number(p.data));
+    }
+    let after = src.stats();
+    println!("ring full: {} frames were in the ring; stats {after:?}", held.len());
+    assert!(after.kernel_drops > before.kernel_drops, "drops counted");
+    assert!(after.kernel_freeze_q > before.kernel_freeze_q, "freeze counted");
+    assert!(held.len() * 1000 <= ring_bytes, "no more than the ring holds");
+    assert!(
+        held.first() == Some(&0) && held.windows(2).all(|w| w[1] == w[0] + 1),
+        "the first frames, in order"
+    );
+    assert_eq!(after.kernel_packets, after.records + after.kernel_drops);
+
+    // 3. Once drained, the ring takes packets again.
+    net.inject(&numbered_frames(50, 100));
+    let got = collect(&mut src, |f| frame_number(f).is_some(), 50, Duration::from_secs(5));
+    assert_eq!(got.len(), 50, "capture resumes after a full ring");
+    assert_eq!(src.ring_errors(), 0);
 }

@@ -1033,8 +1033,13 @@ fn detach_filter(fd: RawFd) -> io::Result<()> {
 }
 
 #[cfg(test)]
+// In tests a failed unwrap or a panic is a failed test, which is what it should be.
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// A packet to put in a test block: frame, seconds, VLAN tag (TPID, TCI).
+    type TestPacket<'a> = (&'a [u8], u32, Option<(u16, u16)>);
 
     /// The ABI offsets this module relies on, from `linux/if_packet.h`.
     #[test]
@@ -1138,7 +1143,7 @@ mod tests {
 
     /// Builds a block the way the kernel lays it out: descriptor, then packets, each a 48-byte
     /// header followed (after `mac_gap` bytes) by the frame.
-    fn block_with(packets: &[(&[u8], u32, Option<(u16, u16)>)]) -> Vec<u8> {
+    fn block_with(packets: &[TestPacket<'_>]) -> Vec<u8> {
         let mut b = vec![0u8; 4096];
         let put32 = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_ne_bytes());
         put32(&mut b, BLOCK_STATUS_AT, libc::TP_STATUS_USER);
