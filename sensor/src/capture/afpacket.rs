@@ -220,7 +220,8 @@ impl FanoutConfig {
 pub struct AfPacketConfig {
     /// Interface to capture on, e.g. `enp3s0`.
     pub iface: String,
-    /// Bytes per ring block: a multiple of the page size. A packet must fit in one block.
+    /// Bytes per ring block: a multiple of the page size. A packet longer than a block (less
+    /// its headers) is cut to fit; [`Packet::orig_len`] keeps its length on the wire.
     pub block_size: usize,
     /// Number of ring blocks. The ring holds `block_size * block_count` bytes of packets.
     pub block_count: usize,
@@ -1110,6 +1111,24 @@ mod tests {
         let err = AfPacketSource::open(&AfPacketConfig::new("fmnosuchif0")).err().unwrap();
         let msg = err.to_string();
         assert!(msg.starts_with("fmnosuchif0: no such interface"), "{msg}");
+    }
+
+    /// Root opens the loopback device (receive only, nothing is sent) and sees it as Ethernet;
+    /// anyone else is told which capability is missing.
+    #[test]
+    fn opens_loopback_or_names_the_missing_capability() {
+        match AfPacketSource::open(&AfPacketConfig {
+            block_size: 64 << 10,
+            block_count: 2,
+            ..AfPacketConfig::new("lo")
+        }) {
+            Ok(src) => {
+                assert_eq!(src.device_type(), libc::ARPHRD_LOOPBACK);
+                assert_eq!(src.link_type(), LinkType::ETHERNET);
+                assert_eq!(src.stats().records, 0);
+            }
+            Err(e) => assert!(e.to_string().contains("needs CAP_NET_RAW"), "{e}"),
+        }
     }
 
     #[test]
