@@ -11,6 +11,7 @@ pub mod bacnet;
 pub mod capture;
 pub mod dissect;
 pub mod engine;
+pub mod export;
 pub mod flow;
 pub mod hsms;
 pub mod modbus;
