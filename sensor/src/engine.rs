@@ -9,7 +9,7 @@ use crate::app::{self, AppLimits, AppParser, Cx, Detect, DetectConfig, Dir, Endp
 use crate::capture::Packet;
 use crate::dissect::{self, tcp_flags, NotDissected, L4};
 use crate::flow::{AppSlot, Flow, FlowEnd, FlowKey, FlowLimits, FlowTable};
-use crate::record::Event;
+use crate::record::{Event, FlowPhase};
 use crate::tcp::{Deliver, ReassemblyLimits, ReassemblyStats, TcpDir};
 
 /// Everything an engine needs to know.
@@ -24,6 +24,11 @@ pub struct EngineConfig {
     /// Flow ids are `n * id_stride + id_offset`, so workers never hand out the same id.
     pub id_stride: u64,
     pub id_offset: u64,
+    /// Run the application decoders. Off, every flow is tracked and reassembled but no
+    /// protocol is detected: the foundation stage alone, for benchmarks.
+    pub decoders_off: bool,
+    /// Emit `Event::Flow` records (when a server first answers, and when a flow ends).
+    pub flow_events: bool,
 }
 
 impl EngineConfig {
@@ -173,6 +178,7 @@ impl Engine {
                     }
                 }
                 Event::Transaction(t) => *self.stats.unanswered.entry(t.proto).or_default() += 1,
+                Event::Flow(_) => {}
             }
         }
         self.counted = self.events.len();
@@ -215,7 +221,7 @@ impl Engine {
                 self.stats.tcp_packets += 1;
                 let src = Endpoint { ip: d.src, port: seg.sport };
                 let dst = Endpoint { ip: d.dst, port: seg.dport };
-                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len);
+                self.on_tcp(frame, pkt.ts_ns, src, dst, d.vlan, &seg, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Udp { sport, dport, payload, truncated } => {
                 self.stats.udp_packets += 1;
@@ -224,7 +230,7 @@ impl Engine {
                 }
                 let src = Endpoint { ip: d.src, port: sport };
                 let dst = Endpoint { ip: d.dst, port: dport };
-                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len);
+                self.on_udp(frame, pkt.ts_ns, src, dst, d.vlan, payload, pkt.orig_len, d.src_mac, d.ttl);
             }
             L4::Other { .. } => self.stats.other_ip += 1,
         }
@@ -284,12 +290,16 @@ impl Engine {
         let id = self.next_id * self.cfg.id_stride.max(1) + self.cfg.id_offset;
         self.next_id += 1;
         let info = FlowInfo { id, transport, client, server, vlan, roles_from_syn };
+        let mut flow = Flow::new(info, ts_ns);
+        if self.cfg.decoders_off {
+            flow.app = AppSlot::Other;
+        }
         self.stats.flows_created += 1;
         if transport == Transport::Tcp && !roles_from_syn {
             self.stats.flows_midstream += 1;
         }
         let mut evicted = Vec::new();
-        self.flows.insert(key, Flow::new(info, ts_ns), &mut |f, why| evicted.push((f, why)));
+        self.flows.insert(key, flow, &mut |f, why| evicted.push((f, why)));
         for (mut f, why) in evicted {
             self.end_flow(&mut f, frame, ts_ns, why);
         }
@@ -306,6 +316,8 @@ impl Engine {
         vlan: u32,
         seg: &dissect::TcpSeg<'_>,
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 6, vlan);
         let syn = seg.flags & tcp_flags::SYN != 0;
@@ -314,9 +326,7 @@ impl Engine {
         let Engine { flows, cfg, stats, events, mem, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if flow.closed {
             return;
         }
@@ -392,6 +402,9 @@ impl Engine {
             *mem = mem.saturating_sub(freed);
             flow.closed = true;
             stats.flows_closed += 1;
+            if cfg.flow_events {
+                events.push(Event::Flow(Box::new(flow.record(FlowPhase::End, Some("closed")))));
+            }
         }
     }
 
@@ -405,15 +418,15 @@ impl Engine {
         vlan: u32,
         payload: &[u8],
         wire_len: u32,
+        mac: Option<[u8; 6]>,
+        ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 17, vlan);
         self.flow_for(key, Transport::Udp, src, dst, vlan, false, false, frame, ts_ns);
         let Engine { flows, cfg, events, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return };
         let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        flow.last_ns = ts_ns;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(wire_len);
+        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
         if let AppSlot::Undecided { tries } = &mut flow.app {
             match app::detect_udp(&cfg.detect, src.port, dst.port, payload) {
                 Detect::Proto(p) => flow.app = AppSlot::Parser(app::new_parser(p)),
@@ -441,8 +454,17 @@ impl Engine {
             *self.stats.flows_by_proto.entry(p).or_default() += 1;
         }
         if f.closed {
+            // Its End record went out when it closed.
             return;
         }
+        let end_record = self.cfg.flow_events.then(|| {
+            let why = match why {
+                FlowEnd::Idle => "idle",
+                FlowEnd::Evicted => "evicted",
+                FlowEnd::EndOfInput => "end_of_input",
+            };
+            f.record(FlowPhase::End, Some(why))
+        });
         let held = f.heap_bytes();
         let Flow { info, tcp, app, .. } = f;
         let mut feeder = Feeder::closing(app, info, &self.cfg, &mut self.events, frame, ts_ns);
@@ -461,6 +483,42 @@ impl Engine {
         }
         self.mem = self.mem.saturating_sub(held);
         f.closed = true;
+        if let Some(r) = end_record {
+            self.events.push(Event::Flow(Box::new(r)));
+        }
+    }
+}
+
+/// Per-packet flow bookkeeping: counters, first MAC/TTL per side, and the `Answered` record the
+/// first time the server side speaks.
+#[allow(clippy::too_many_arguments)]
+fn note_packet(
+    flow: &mut Flow,
+    dir: Dir,
+    frame: u64,
+    ts_ns: i64,
+    wire_len: u32,
+    mac: Option<[u8; 6]>,
+    ttl: u8,
+    flow_events: bool,
+    events: &mut Vec<Event>,
+) {
+    let i = dir.index();
+    if flow.packets[i] == 0 {
+        flow.macs[i] = mac;
+        flow.ttls[i] = ttl;
+        if flow.first_frame == 0 {
+            flow.first_frame = frame;
+        }
+    }
+    flow.last_ns = ts_ns;
+    flow.packets[i] += 1;
+    flow.bytes[i] += u64::from(wire_len);
+    if dir == Dir::ToClient && !flow.answered {
+        flow.answered = true;
+        if flow_events {
+            events.push(Event::Flow(Box::new(flow.record(FlowPhase::Answered, None))));
+        }
     }
 }
 
@@ -722,4 +780,173 @@ fn parse_all(p: &mut dyn AppParser, dir: Dir, data: &[u8], cx: &mut Cx<'_>, skip
         off += n;
     }
     off
+}
+
+#[cfg(test)]
+mod tests {
+    use etherparse::PacketBuilder;
+
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::record::OtBody;
+
+    /// An Ethernet/IPv4/TCP packet.
+    fn tcp(
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, src[3]], [2, 0, 0, 0, 0, dst[3]]).ipv4(src, dst, 64);
+        let mut t = b.tcp(sport, dport, seq, 65535);
+        if flags & tcp_flags::SYN != 0 {
+            t = t.syn();
+        }
+        if flags & tcp_flags::ACK != 0 {
+            t = t.ack(1);
+        }
+        if flags & tcp_flags::FIN != 0 {
+            t = t.fin();
+        }
+        let mut out = Vec::new();
+        t.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn feed(engine: &mut Engine, pkts: &[Vec<u8>]) -> Vec<Event> {
+        for (i, p) in pkts.iter().enumerate() {
+            let pk = Packet {
+                ts_ns: 1_000_000_000 + i as i64,
+                link: LinkType::ETHERNET,
+                data: p,
+                orig_len: p.len() as u32,
+            };
+            engine.process(i as u64 + 1, &pk);
+        }
+        engine.finish(pkts.len() as u64, 2_000_000_000);
+        let mut ev = Vec::new();
+        engine.drain_events(&mut ev);
+        ev
+    }
+
+    /// Modbus read holding registers request: tid 1, unit 1, address 0, quantity 2.
+    const FC3_REQ: [u8; 12] = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
+    /// Its response: byte count 4, two registers.
+    const FC3_RSP: [u8; 13] = [0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 10, 0, 20];
+
+    const HMI: [u8; 4] = [10, 30, 0, 20];
+    const PLC: [u8; 4] = [10, 10, 0, 5];
+
+    fn messages(ev: &[Event]) -> Vec<&crate::record::OtMessage> {
+        ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m.as_ref()) } else { None }).collect()
+    }
+
+    #[test]
+    fn handshake_request_response_pairs() {
+        let mut e = Engine::new(EngineConfig::with_defaults());
+        let ev = feed(
+            &mut e,
+            &[
+                tcp(HMI, 40000, PLC, 502, 100, tcp_flags::SYN, &[]),
+                tcp(PLC, 502, HMI, 40000, 900, tcp_flags::SYN | tcp_flags::ACK, &[]),
+                tcp(HMI, 40000, PLC, 502, 101, tcp_flags::ACK, &FC3_REQ),
+                tcp(PLC, 502, HMI, 40000, 901, tcp_flags::ACK, &FC3_RSP),
+            ],
+        );
+        let m = messages(&ev);
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].frame, m[1].frame), (3, 4));
+        assert_eq!(m[1].request_frame, Some(3));
+        assert!(matches!(&m[0].body, OtBody::Modbus(r) if r.fc == 3));
+        assert_eq!(e.stats().flows_midstream, 0);
+    }
+
+    #[test]
+    fn midstream_pickup_and_out_of_order_segments() {
+        let mut e = Engine::new(EngineConfig::with_defaults());
+        // No handshake; the request arrives in two segments, the second one first.
+        let ev = feed(
+            &mut e,
+            &[
+                tcp(HMI, 40000, PLC, 502, 507, tcp_flags::ACK, &FC3_REQ[7..]),
+                tcp(HMI, 40000, PLC, 502, 500, tcp_flags::ACK, &FC3_REQ[..7]),
+                tcp(PLC, 502, HMI, 40000, 901, tcp_flags::ACK, &FC3_RSP),
+            ],
+        );
+        let m = messages(&ev);
+        // The first segment seen fixes the stream start: the earlier bytes are before it and
+        // are dropped as old; the request is therefore incomplete and only the response is seen.
+        assert_eq!(e.stats().flows_midstream, 1);
+        assert!(m.iter().any(|m| m.frame == 3));
+    }
+
+    #[test]
+    fn out_of_order_after_handshake_is_reassembled() {
+        let mut e = Engine::new(EngineConfig::with_defaults());
+        let ev = feed(
+            &mut e,
+            &[
+                tcp(HMI, 40000, PLC, 502, 100, tcp_flags::SYN, &[]),
+                tcp(PLC, 502, HMI, 40000, 900, tcp_flags::SYN | tcp_flags::ACK, &[]),
+                tcp(HMI, 40000, PLC, 502, 108, tcp_flags::ACK, &FC3_REQ[7..]),
+                tcp(HMI, 40000, PLC, 502, 101, tcp_flags::ACK, &FC3_REQ[..7]),
+            ],
+        );
+        let m = messages(&ev);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].frame, 4, "completed by the segment that filled the hole");
+        assert_eq!(e.stats().reassembly.out_of_order, 1);
+        // The message spans two segments: its head (7 bytes) and the held tail (5 bytes) meet in
+        // the direction buffer; a message within one segment would copy nothing.
+        assert_eq!(e.stats().reassembly.bytes_buffered, 12);
+    }
+
+    #[test]
+    fn syn_flood_evicts_and_counts_within_the_flow_bound() {
+        let mut cfg = EngineConfig::with_defaults();
+        cfg.flows.max_flows = 500;
+        let mut e = Engine::new(cfg);
+        let pkts: Vec<Vec<u8>> = (0..5000u32)
+            .map(|i| {
+                tcp(
+                    [10, 99, (i >> 8) as u8, i as u8],
+                    1024 + (i % 60000) as u16,
+                    PLC,
+                    502,
+                    i,
+                    tcp_flags::SYN,
+                    &[],
+                )
+            })
+            .collect();
+        feed(&mut e, &pkts);
+        let s = e.stats();
+        assert_eq!(s.flows_created, 5000);
+        assert_eq!(s.flows_evicted, 4500);
+        assert!(s.flows_active_max <= 500);
+    }
+
+    #[test]
+    fn reassembly_memory_bound_declares_gaps_and_counts_them() {
+        let mut cfg = EngineConfig::with_defaults();
+        // A worker may hold at most 8 bytes of partial messages.
+        cfg.max_reassembly_memory = 8;
+        let mut e = Engine::new(cfg);
+        let mut pkts = vec![
+            tcp(HMI, 40000, PLC, 502, 100, tcp_flags::SYN, &[]),
+            tcp(PLC, 502, HMI, 40000, 900, tcp_flags::SYN | tcp_flags::ACK, &[]),
+        ];
+        // Ten ADU heads of 11 bytes each, on ten connections: none can be buffered.
+        for c in 0..10u16 {
+            pkts.push(tcp(HMI, 41000 + c, PLC, 502, 100, tcp_flags::SYN, &[]));
+            pkts.push(tcp(HMI, 41000 + c, PLC, 502, 101, tcp_flags::ACK, &FC3_REQ[..11]));
+        }
+        feed(&mut e, &pkts);
+        let r = &e.stats().reassembly;
+        assert_eq!(r.gaps_memory, 10);
+        assert_eq!(e.stats().reassembly_memory_peak, 0);
+    }
 }

@@ -107,6 +107,12 @@ pub struct Flow {
     pub app: AppSlot,
     /// The flow ended (TCP FIN both ways or RST); its state was released.
     pub closed: bool,
+    /// Source MAC and IP TTL of the first packet from each side (index by `Dir::index`).
+    pub macs: [Option<[u8; 6]>; 2],
+    pub ttls: [u8; 2],
+    pub first_frame: u64,
+    /// The server side has sent a packet (the `Answered` flow record was emitted if wanted).
+    pub answered: bool,
     /// Time stamp under which it sits in the expiry queue.
     queued_ns: i64,
 }
@@ -123,6 +129,10 @@ impl Flow {
             tcp,
             app: AppSlot::Undecided { tries: 0 },
             closed: false,
+            macs: [None; 2],
+            ttls: [0; 2],
+            first_frame: 0,
+            answered: false,
             queued_ns: ts_ns,
         }
     }
@@ -132,6 +142,44 @@ impl Flow {
             (Transport::Tcp, true) => lim.tcp_closed_ns,
             (Transport::Tcp, false) => lim.tcp_idle_ns,
             (Transport::Udp, _) => lim.udp_idle_ns,
+        }
+    }
+
+    /// The flow as a record (for the inventory and the flows table).
+    pub fn record(
+        &self,
+        phase: crate::record::FlowPhase,
+        end: Option<&'static str>,
+    ) -> crate::record::FlowRecord {
+        let t = self.tcp.as_deref();
+        crate::record::FlowRecord {
+            flow: self.info.id,
+            phase,
+            transport: self.info.transport,
+            client: self.info.client.ip,
+            client_port: self.info.client.port,
+            server: self.info.server.ip,
+            server_port: self.info.server.port,
+            client_mac: self.macs[0],
+            server_mac: self.macs[1],
+            vlan: self.info.vlan,
+            first_ts_ns: self.first_ns,
+            last_ts_ns: self.last_ns,
+            first_frame: self.first_frame,
+            packets_to_server: self.packets[0],
+            packets_to_client: self.packets[1],
+            bytes_to_server: self.bytes[0],
+            bytes_to_client: self.bytes[1],
+            app: self.app.proto_name(),
+            roles_from_syn: self.info.roles_from_syn,
+            answered: self.answered,
+            syn: t.is_some_and(|t| t.syn),
+            syn_ack: t.is_some_and(|t| t.syn_ack),
+            fin: t.is_some_and(|t| t.fin[0] || t.fin[1]),
+            rst: t.is_some_and(|t| t.rst),
+            client_ttl: self.ttls[0],
+            server_ttl: self.ttls[1],
+            end,
         }
     }
 

@@ -5,11 +5,13 @@
 //! ([`hsms`], [`modbus`], [`bacnet`]) turn bytes into [`record`]s, and the [`pipeline`] runs it
 //! all on worker threads with bounded channels. See `docs/ARCHITECTURE.md`.
 
+pub mod alert;
 pub mod app;
 pub mod bacnet;
 pub mod capture;
 pub mod dissect;
 pub mod engine;
+pub mod export;
 pub mod flow;
 pub mod hsms;
 pub mod modbus;

@@ -46,6 +46,9 @@ pub struct DecodeArgs {
     /// Worker threads: packets are sharded onto them by flow; output keeps capture order.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
+    /// Track flows and reassemble TCP, but run no protocol decoder (to time that stage alone).
+    #[arg(long, hide_short_help = true)]
+    pub no_decoders: bool,
     /// Do not print the per-capture summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -58,6 +61,7 @@ impl DecodeArgs {
         d.hsms_ports.extend(&self.hsms_ports);
         d.modbus_ports.extend(&self.modbus_ports);
         d.bacnet_ports.extend(&self.bacnet_ports);
+        cfg.decoders_off = self.no_decoders;
         cfg
     }
 }

@@ -3,6 +3,8 @@
 //! A source lends one packet at a time: the slice borrows the file mapping, the stream buffer
 //! or the kernel ring block, and is valid until the next call.
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
 pub mod file;
 
 use thiserror::Error;

@@ -1,60 +1,36 @@
-//! Modbus/TCP (MBAP + PDU).
+//! Modbus/TCP: MBAP framing, the PDU of every public function code, FC 8 diagnostics, 43/14
+//! device identification, FC 90 UMAS framing, exceptions, and request/response pairing.
 //!
-//! Skeleton: the ADU decoder, function-code details and pairing are filled in by the decoders
-//! work; the record keeps the fields of the decode contract.
+//! - [`parser`]: pure functions over byte slices ([`parser::parse_adu`]), borrowed views.
+//! - [`state`]: the per-connection [`ModbusParser`] (stream framing, resynchronisation, pairing,
+//!   timeouts) behind the [`crate::app::AppParser`] contract.
+//! - [`record`]: the owned [`ModbusRecord`] that leaves the hot path.
+//!
+//! `Dir::ToServer` carries requests and `Dir::ToClient` responses: the flow layer makes the
+//! port-502 side the server.
+//!
+//! ```
+//! use fabmon_sensor::app::{drive, AppLimits, Dir, Transport};
+//! use fabmon_sensor::modbus::ModbusParser;
+//! use fabmon_sensor::record::{Event, OtBody};
+//!
+//! let flow = drive::test_flow(Transport::Tcp, 502);
+//! let req: &[u8] = &[0, 1, 0, 0, 0, 6, 1, 3, 0, 100, 0, 2]; // FC 3, address 100, 2 registers
+//! let rsp: &[u8] = &[0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 42, 0, 43];
+//! let mut parser = ModbusParser::new();
+//! let events = drive::run(&mut parser, &flow, &AppLimits::default(), &[(Dir::ToServer, req), (Dir::ToClient, rsp)]);
+//! let Some(Event::Message(m)) = events.last() else { panic!() };
+//! let OtBody::Modbus(r) = &m.body else { panic!() };
+//! assert_eq!((r.fc, r.registers.as_slice(), m.request_frame), (3, &[42u16, 43][..], Some(1)));
+//! ```
 
-use serde::Serialize;
+pub mod parser;
+pub mod record;
+pub mod state;
 
-use crate::app::{AppParser, AppProto, Cx, Dir};
+pub use parser::{anomaly, FunctionCode, ModbusAdu, ModbusError, Role};
+pub use record::{DeviceIdObject, ModbusClass, ModbusDetail, ModbusDir, ModbusRecord};
+pub use state::ModbusParser;
 
-/// Request or response.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModbusDir {
-    #[default]
-    Request,
-    Response,
-}
-
-/// One Modbus ADU as emitted by `fabmon decode`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ModbusRecord {
-    pub dir: ModbusDir,
-    pub tid: u16,
-    pub unit: u8,
-    /// Function code without the exception bit.
-    pub fc: u8,
-    pub exception: Option<u8>,
-    pub sub: Option<u16>,
-    pub mei: Option<u8>,
-}
-
-impl ModbusRecord {
-    pub fn summary(&self) -> String {
-        format!("{:?} fc={} unit={} tid={}", self.dir, self.fc, self.unit, self.tid)
-    }
-}
-
-/// Per-connection Modbus/TCP decoder.
-#[derive(Debug, Default)]
-pub struct ModbusParser {}
-
-impl ModbusParser {
-    pub fn new() -> Self {
-        ModbusParser::default()
-    }
-}
-
-impl AppParser for ModbusParser {
-    fn proto(&self) -> AppProto {
-        AppProto::Modbus
-    }
-
-    fn parse(&mut self, _dir: Dir, data: &[u8], _cx: &mut Cx<'_>) -> usize {
-        data.len()
-    }
-
-    fn gap(&mut self, _dir: Dir, _cx: &mut Cx<'_>) {}
-
-    fn close(&mut self, _cx: &mut Cx<'_>) {}
-}
+#[cfg(test)]
+mod tests;
