@@ -54,7 +54,7 @@ fn msgs(ev: &[Event]) -> Vec<&OtMessage> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Message(m) => Some(m.as_ref()),
-            Event::Transaction(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -63,7 +63,7 @@ fn txs(ev: &[Event]) -> Vec<&TxEvent> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Transaction(t) => Some(t),
-            Event::Message(_) => None,
+            _ => None,
         })
         .collect()
 }
