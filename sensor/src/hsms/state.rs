@@ -238,6 +238,8 @@ impl HsmsParser {
 
     // ---- pending table ----------------------------------------------------------------
 
+    /// `next_deadline` is a lower bound: closing a transaction leaves it early, which costs
+    /// one scan in [`Self::expire`], where it is made exact again.
     fn recompute_deadline(&mut self, t3: i64) {
         self.next_deadline = self.pending.values().map(|p| p.ts_ns.saturating_add(t3)).min();
     }
@@ -506,7 +508,6 @@ impl HsmsParser {
                     an.push("reply_mismatch");
                 }
                 self.remember_closed(key, &p, false);
-                self.recompute_deadline(Self::t3(cx));
             } else if let Some(i) =
                 self.one_way.iter().rposition(|(k, _)| k.dir == key.dir && k.system == key.system)
             {
@@ -539,8 +540,7 @@ impl HsmsParser {
                 if let Some((p, _)) = self.take_pending(key) {
                     pr.link(p.frame, p.ts_ns, now);
                     self.remember_closed(key, &p, false);
-                    self.recompute_deadline(Self::t3(cx));
-                }
+                    }
             } else {
                 an.push("s9_error");
             }
@@ -584,8 +584,7 @@ impl HsmsParser {
                             an.push("reply_mismatch");
                         }
                         self.remember_closed(key, &p, false);
-                        self.recompute_deadline(Self::t3(cx));
-                        // HSMS-GS: a Select of an entity id selects that session.
+                                // HSMS-GS: a Select of an entity id selects that session.
                         let gs = p.header.session_id != frame::CONTROL_SESSION_ID;
                         if h.stype == SType::SELECT_RSP && h.byte3 == 0 && gs {
                             let sid = p.header.session_id;
@@ -613,8 +612,7 @@ impl HsmsParser {
                     if let Some((p, _)) = self.take_pending(key) {
                         pr.link(p.frame, p.ts_ns, now);
                         self.remember_closed(key, &p, false);
-                        self.recompute_deadline(Self::t3(cx));
-                        break;
+                                break;
                     }
                 }
             }
