@@ -540,7 +540,7 @@ impl HsmsParser {
                 if let Some((p, _)) = self.take_pending(key) {
                     pr.link(p.frame, p.ts_ns, now);
                     self.remember_closed(key, &p, false);
-                    }
+                }
             } else {
                 an.push("s9_error");
             }
@@ -584,7 +584,7 @@ impl HsmsParser {
                             an.push("reply_mismatch");
                         }
                         self.remember_closed(key, &p, false);
-                                // HSMS-GS: a Select of an entity id selects that session.
+                        // HSMS-GS: a Select of an entity id selects that session.
                         let gs = p.header.session_id != frame::CONTROL_SESSION_ID;
                         if h.stype == SType::SELECT_RSP && h.byte3 == 0 && gs {
                             let sid = p.header.session_id;
@@ -612,7 +612,7 @@ impl HsmsParser {
                     if let Some((p, _)) = self.take_pending(key) {
                         pr.link(p.frame, p.ts_ns, now);
                         self.remember_closed(key, &p, false);
-                                break;
+                        break;
                     }
                 }
             }
