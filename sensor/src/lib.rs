@@ -16,6 +16,7 @@ pub mod flow;
 pub mod hsms;
 pub mod modbus;
 pub mod pipeline;
+pub mod profile;
 pub mod record;
 pub mod synth;
 pub mod tcp;
