@@ -4,6 +4,7 @@
 //! or the kernel ring block, and is valid until the next call.
 
 pub mod file;
+pub mod pcapwrite;
 
 use thiserror::Error;
 
