@@ -203,16 +203,6 @@ pub(crate) fn s2f37(buf: &mut Vec<u8>, session: u16, system: u32, enable: bool, 
     end(buf, s);
 }
 
-/// Lines of a process program body, cycled with varying set points.
-const RECIPE_LINES: &[&str] = &[
-    "STEP {n} STABILIZE PRESS {a} mTorr TIME {b}.0 s",
-    "STEP {n} GAS CF4 {a} sccm O2 {b} sccm",
-    "STEP {n} RF SOURCE {a} W BIAS {b} W",
-    "STEP {n} ENDPOINT OES 703nm THRESH {a} DELAY {b}",
-    "STEP {n} CHUCK TEMP {a}.{b} C HE {b} Torr",
-    "STEP {n} PUMP DOWN BASE {a} mTorr TIMEOUT {b} s",
-];
-
 /// S7F3 Process Program Send: `L,2 <A PPID> <B PPBODY>` with a text-like body of `body_len`
 /// bytes (E5 allows B or A for PPBODY; most tools send B).
 pub(crate) fn s7f3(
@@ -223,6 +213,7 @@ pub(crate) fn s7f3(
     body_len: usize,
     seed: u64,
 ) {
+    use std::io::Write as _;
     let s = data(buf, session, 7, 3, true, system);
     list(buf, 2);
     ascii(buf, ppid);
@@ -234,13 +225,16 @@ pub(crate) fn s7f3(
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let tpl = RECIPE_LINES[(x % RECIPE_LINES.len() as u64) as usize];
-        let line = tpl
-            .replace("{n}", &format!("{n:03}"))
-            .replace("{a}", &format!("{}", 10 + (x >> 8) % 990))
-            .replace("{b}", &format!("{}", (x >> 20) % 100));
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
+        let (a, b) = (10 + (x >> 8) % 990, (x >> 20) % 100);
+        // Writing into a Vec cannot fail.
+        let _ = match x % 6 {
+            0 => writeln!(buf, "STEP {n:03} STABILIZE PRESS {a} mTorr TIME {b}.0 s"),
+            1 => writeln!(buf, "STEP {n:03} GAS CF4 {a} sccm O2 {b} sccm"),
+            2 => writeln!(buf, "STEP {n:03} RF SOURCE {a} W BIAS {b} W"),
+            3 => writeln!(buf, "STEP {n:03} ENDPOINT OES 703nm THRESH {a} DELAY {b}"),
+            4 => writeln!(buf, "STEP {n:03} CHUCK TEMP {a}.{b} C HE {b} Torr"),
+            _ => writeln!(buf, "STEP {n:03} PUMP DOWN BASE {a} mTorr TIMEOUT {b} s"),
+        };
         n += 1;
     }
     buf.truncate(body_start + body_len);

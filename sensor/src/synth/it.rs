@@ -127,16 +127,11 @@ impl ItGen {
         self.next_port
     }
 
-    fn pick(&mut self, v: &[HostId]) -> Option<HostId> {
-        v.get(self.rng.idx(v.len())).copied()
-    }
-
     pub(crate) fn step(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab) -> i64 {
         q.class = Class::It;
-        let (Some(c), Some(s)) = (
-            self.pick(&self.clients.clone()),
-            self.pick(&self.servers.clone()),
-        ) else {
+        let ci = self.rng.idx(self.clients.len());
+        let si = self.rng.idx(self.servers.len());
+        let (Some(&c), Some(&s)) = (self.clients.get(ci), self.servers.get(si)) else {
             return i64::MAX;
         };
         match self.kind {

@@ -35,6 +35,7 @@ mod sched;
 mod tools;
 
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Write};
 
@@ -729,17 +730,20 @@ fn run(
     let mut written = 0u64;
     let mut next_trigger = 0usize;
     while written < max_packets {
-        let Some(Reverse((key, id))) = heap.pop() else {
+        let Some(mut top) = heap.peek_mut() else {
             break;
         };
+        let Reverse((key, id)) = *top;
         if key > max_time {
             break;
         }
-        let idx = id as usize;
-        let Some(slot) = w.slots.get_mut(idx) else {
+        let Some(slot) = w.slots.get_mut(id as usize) else {
+            PeekMut::pop(top);
             continue;
         };
         if slot.key != key {
+            // Stale entry: the slot was re-keyed when a planted deviation woke it.
+            PeekMut::pop(top);
             continue;
         }
         let mut emitted_at = None;
@@ -769,8 +773,12 @@ fn run(
             None => slot.wake.max(slot.q.last_ts()).max(key),
         };
         slot.key = next;
-        if next != NEVER {
-            heap.push(Reverse((next, id)));
+        if next == NEVER {
+            PeekMut::pop(top);
+        } else {
+            // Re-keying the top in place sifts it down once instead of a pop and a push.
+            *top = Reverse((next, id));
+            drop(top);
         }
         if let Some(now) = emitted_at {
             while let Some(&(trig, pid)) = w.triggers.get(next_trigger) {

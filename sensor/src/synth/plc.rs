@@ -7,6 +7,14 @@ use super::modbus as mb;
 use super::rng::Rng;
 use super::sched::{label, Ctx, PlantId, Queue, Side, TcpConn, NEVER, SEC};
 
+/// A register's slowly varying base value, derived from the PLC's seed and the address.
+fn reg(seed: u64, addr: u32) -> u16 {
+    let mut x = seed ^ u64::from(addr).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x >> 52) as u16
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Block {
     fc: u8,
@@ -106,7 +114,7 @@ impl ModbusPoller {
             t_cycle: 0,
             t_write: 0,
             t_reconnect: NEVER,
-            period: [SEC, 2 * SEC, 5 * SEC][plc % 3],
+            period: [2 * SEC, 3 * SEC, 5 * SEC][plc % 3],
             reconnects: plc % 5 == 2,
             seed: rng.next_u64(),
             next_port: next_port.wrapping_add(1),
@@ -207,27 +215,14 @@ impl ModbusPoller {
         t
     }
 
-    fn reg(&self, addr: u32) -> u16 {
-        let mut x = self.seed ^ u64::from(addr).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        x ^= x >> 29;
-        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        (x >> 52) as u16
-    }
-
     fn poll(&mut self, q: &mut Queue, t: i64, b: Block, exception: bool) -> i64 {
         let tid = self.tid();
         let unit = self.unit;
         let noise = self.rng.next_u64();
-        let regs: Vec<u16> = if b.fc >= 3 {
-            (0..u32::from(b.qty))
-                .map(|i| {
-                    self.reg(u32::from(b.addr) + i)
-                        .wrapping_add(((noise >> (i % 60)) & 7) as u16)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let seed = self.seed;
+        let regs = (0..u32::from(b.qty)).map(move |i| {
+            reg(seed, u32::from(b.addr) + i).wrapping_add(((noise >> (i % 60)) & 7) as u16)
+        });
         self.exchange(
             q,
             t,
@@ -238,7 +233,7 @@ impl ModbusPoller {
                     mb::exception(buf, tid, unit, b.fc, 2);
                     label::MB_EXCEPTION
                 } else if b.fc >= 3 {
-                    mb::regs_rsp(buf, tid, unit, b.fc, regs.into_iter());
+                    mb::regs_rsp(buf, tid, unit, b.fc, regs);
                     label::MB_RESPONSE
                 } else {
                     mb::bits_rsp(buf, tid, unit, b.fc, b.qty, noise);

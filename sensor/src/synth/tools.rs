@@ -421,7 +421,7 @@ impl HsmsLink {
         } else if due == self.t_status {
             let t = self.status_poll(q, now);
             self.maybe_ack(q, t, Side::Client);
-            self.t_status = now + ctx.period(&mut self.rng, 10 * SEC);
+            self.t_status = now + ctx.period(&mut self.rng, 4 * SEC);
         } else if due == self.t_lot {
             self.lot_step(q, now, ctx, fab);
         } else if due == self.t_alarm {
@@ -653,7 +653,7 @@ impl HsmsLink {
                     wafers_left: wafers,
                     slot: 1,
                 };
-                self.t_lot = now + ctx.period(&mut self.rng, 60 * SEC);
+                self.t_lot = now + ctx.period(&mut self.rng, 40 * SEC);
             }
             Lot::Running { wafers_left, slot } => {
                 if self.rng.chance(0.01) {
@@ -684,7 +684,7 @@ impl HsmsLink {
                         wafers_left: wafers_left - 1,
                         slot: slot + 1,
                     };
-                    self.t_lot = now + ctx.period(&mut self.rng, 60 * SEC);
+                    self.t_lot = now + ctx.period(&mut self.rng, 40 * SEC);
                 }
             }
         }
