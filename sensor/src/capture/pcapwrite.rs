@@ -101,6 +101,7 @@ impl<W: Write> PcapWriter<W> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

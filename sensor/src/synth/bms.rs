@@ -160,6 +160,7 @@ impl BacnetCtl {
 
     /// A confirmed request from `client` and, unless the controller is silent, its answer.
     /// Returns the time the exchange ends.
+    // Both builders of an exchange plus its addressing.
     #[allow(clippy::too_many_arguments)]
     fn confirmed(
         &mut self,

@@ -88,18 +88,21 @@ pub struct SynthIdentities {
     pub bacnet: Vec<BacnetIdentity>,
 }
 
-/// Tool families per area: (area, host name prefix, MDLN, SOFTREV, upgraded SOFTREV, HSMS
-/// port base). Vendors and models are fictional.
-const TOOL_FAMILIES: &[(&str, &str, &str, &str, &str, u16)] = &[
+/// Tool family: (area, host name prefix, MDLN, SOFTREV, upgraded SOFTREV, HSMS port base).
+type ToolFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+);
+
+/// Tool families per area. Vendors and models are fictional.
+#[rustfmt::skip]
+const TOOL_FAMILIES: &[ToolFamily] = &[
     ("litho", "LITHO", "ORIX-S620i", "7.4.2", "7.5.0", 5000),
-    (
-        "litho",
-        "TRACK",
-        "CTD-8800",
-        "12.1.0-b77",
-        "12.2.0-b12",
-        5100,
-    ),
+    ("litho", "TRACK", "CTD-8800", "12.1.0-b77", "12.2.0-b12", 5100),
     ("etch", "ETCH", "PLASMAX-4K", "4.10.3", "4.11.0", 5010),
     ("etch", "CRYO", "CRYO-E300", "2.8.15", "2.9.1", 6001),
     ("depo", "CVD", "VAPORA-CVD9", "9.2.1", "9.3.0", 5200),
@@ -107,169 +110,61 @@ const TOOL_FAMILIES: &[(&str, &str, &str, &str, &str, u16)] = &[
     ("thermal", "FURN", "THERMA-VF12", "3.3.7", "3.4.0", 5300),
     ("thermal", "RTP", "RTP-QX7", "1.9.9", "2.0.1", 5301),
     ("cmp", "CMP", "PLANAR-M8", "6.6.0", "6.7.2", 5400),
-    (
-        "metrology",
-        "METRO",
-        "OPTIMET-OX3",
-        "11.0.5",
-        "11.1.0",
-        7000,
-    ),
+    ("metrology", "METRO", "OPTIMET-OX3", "11.0.5", "11.1.0", 7000),
     ("metrology", "CDSEM", "CDSEM-V9", "8.2.30", "8.3.1", 5500),
     ("wet", "WET", "AQUACLEAN-W6", "2.2.2", "2.3.0", 4000),
     ("implant", "IMP", "IONEX-HC2", "15.4.1", "15.5.0", 5600),
     ("implant", "ANNEAL", "LASERA-A2", "1.2.0", "1.3.0", 10010),
 ];
 
-/// Facility PLC families: (area, name prefix, vendor, product code, revision, url, product
-/// name, model). Vendors and models are fictional.
-const PLC_FAMILIES: &[(&str, &str, &str, &str, &str, &str, &str, &str)] = &[
-    (
-        "gas",
-        "GASCAB",
-        "Norvik Automation",
-        "NX-520-CPU",
-        "V2.14",
-        "http://www.norvik-automation.example",
-        "NX-520 Controller",
-        "NX-520",
-    ),
-    (
-        "gas",
-        "VMB",
-        "Norvik Automation",
-        "NX-310-CPU",
-        "V1.08",
-        "http://www.norvik-automation.example",
-        "NX-310 Compact",
-        "NX-310",
-    ),
-    (
-        "chemical",
-        "CDS",
-        "Kestrel Controls",
-        "KC3000-E",
-        "3.2.1",
-        "",
-        "KC-3000 Process Controller",
-        "KC-3000E",
-    ),
-    (
-        "upw",
-        "UPW",
-        "Kestrel Controls",
-        "KC3100-E",
-        "3.4.0",
-        "",
-        "KC-3100 Process Controller",
-        "KC-3100E",
-    ),
-    (
-        "exhaust",
-        "SCRUB",
-        "Brightwater Systems",
-        "BW-SCR-200",
-        "5.1",
-        "http://www.brightwater.example",
-        "Scrubber Controller",
-        "SCR-200",
-    ),
-    (
-        "hvac",
-        "CHILL",
-        "Polar Dynamics",
-        "PD-CH7-PLC",
-        "7.0.3",
-        "",
-        "Chiller Plant PLC",
-        "CH7",
-    ),
-    (
-        "power",
-        "PDU",
-        "Aurum Power",
-        "AP-M70",
-        "2.0.9",
-        "http://www.aurum-power.example",
-        "Power Meter M70",
-        "M70-3P",
-    ),
-    (
-        "exhaust",
-        "ABATE",
-        "Brightwater Systems",
-        "BW-ABT-90",
-        "4.7",
-        "http://www.brightwater.example",
-        "Abatement Controller",
-        "ABT-90",
-    ),
+/// PLC family: (area, name prefix, vendor, product code, revision, url, product name, model).
+type PlcFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// Facility PLC families. Vendors and models are fictional.
+#[rustfmt::skip]
+const PLC_FAMILIES: &[PlcFamily] = &[
+    ("gas", "GASCAB", "Norvik Automation", "NX-520-CPU", "V2.14", "http://www.norvik-automation.example", "NX-520 Controller", "NX-520"),
+    ("gas", "VMB", "Norvik Automation", "NX-310-CPU", "V1.08", "http://www.norvik-automation.example", "NX-310 Compact", "NX-310"),
+    ("chemical", "CDS", "Kestrel Controls", "KC3000-E", "3.2.1", "", "KC-3000 Process Controller", "KC-3000E"),
+    ("upw", "UPW", "Kestrel Controls", "KC3100-E", "3.4.0", "", "KC-3100 Process Controller", "KC-3100E"),
+    ("exhaust", "SCRUB", "Brightwater Systems", "BW-SCR-200", "5.1", "http://www.brightwater.example", "Scrubber Controller", "SCR-200"),
+    ("hvac", "CHILL", "Polar Dynamics", "PD-CH7-PLC", "7.0.3", "", "Chiller Plant PLC", "CH7"),
+    ("power", "PDU", "Aurum Power", "AP-M70", "2.0.9", "http://www.aurum-power.example", "Power Meter M70", "M70-3P"),
+    ("exhaust", "ABATE", "Brightwater Systems", "BW-ABT-90", "4.7", "http://www.brightwater.example", "Abatement Controller", "ABT-90"),
 ];
 
-/// Facility BACnet controller families: (area, name prefix, vendor id, vendor name, model,
-/// firmware, application version, RPM support). Vendors are fictional; their vendor ids are
-/// placed above the range the ASHRAE registry has assigned so far.
-const BACNET_FAMILIES: &[(&str, &str, u16, &str, &str, &str, &str, bool)] = &[
-    (
-        "fab1-hvac",
-        "AHU",
-        4101,
-        "Halvard Building Controls",
-        "HBC-DDC-640",
-        "4.2.17",
-        "AHU-SEQ 2.3",
-        true,
-    ),
-    (
-        "fab1-hvac",
-        "FFU",
-        4101,
-        "Halvard Building Controls",
-        "HBC-FCU-220",
-        "4.2.17",
-        "FFU-ZONE 1.9",
-        true,
-    ),
-    (
-        "fab1-cleanroom",
-        "CRM",
-        4102,
-        "Stratum Controls",
-        "SC-Edge 8",
-        "2.11.0",
-        "CR-PRESS 5.0",
-        true,
-    ),
-    (
-        "fab1-utilities",
-        "CDA",
-        4103,
-        "Veloxa",
-        "VX-BC12",
-        "1.4.6",
-        "UTIL-STD 1.1",
-        false,
-    ),
-    (
-        "fab2-hvac",
-        "MAU",
-        4101,
-        "Halvard Building Controls",
-        "HBC-DDC-640",
-        "4.1.9",
-        "MAU-SEQ 2.0",
-        true,
-    ),
-    (
-        "fab2-utilities",
-        "PCW",
-        4103,
-        "Veloxa",
-        "VX-BC12",
-        "1.4.2",
-        "PCW-LOOP 3.2",
-        false,
-    ),
+/// BACnet controller family: (area, name prefix, vendor id, vendor name, model, firmware,
+/// application version, RPM support).
+type BacnetFamily = (
+    &'static str,
+    &'static str,
+    u16,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+);
+
+/// Facility BACnet controller families. Vendors are fictional; their vendor ids are placed
+/// above the range the ASHRAE registry has assigned so far.
+#[rustfmt::skip]
+const BACNET_FAMILIES: &[BacnetFamily] = &[
+    ("fab1-hvac", "AHU", 4101, "Halvard Building Controls", "HBC-DDC-640", "4.2.17", "AHU-SEQ 2.3", true),
+    ("fab1-hvac", "FFU", 4101, "Halvard Building Controls", "HBC-FCU-220", "4.2.17", "FFU-ZONE 1.9", true),
+    ("fab1-cleanroom", "CRM", 4102, "Stratum Controls", "SC-Edge 8", "2.11.0", "CR-PRESS 5.0", true),
+    ("fab1-utilities", "CDA", 4103, "Veloxa", "VX-BC12", "1.4.6", "UTIL-STD 1.1", false),
+    ("fab2-hvac", "MAU", 4101, "Halvard Building Controls", "HBC-DDC-640", "4.1.9", "MAU-SEQ 2.0", true),
+    ("fab2-utilities", "PCW", 4103, "Veloxa", "VX-BC12", "1.4.2", "PCW-LOOP 3.2", false),
 ];
 
 impl Default for SynthIdentities {
@@ -365,62 +260,42 @@ impl Default for SynthIdentities {
 /// Real ICS product identities that published advisories name, for testing the vulnerability
 /// matcher. Each entry replaces the identity at its index. Extend the tables to add more.
 pub mod advisory_matches {
-    /// (index into `plcs`, vendor, product code, revision, url, product name, model).
-    pub const PLCS: &[(usize, &str, &str, &str, &str, &str, &str)] = &[
-        (
-            0,
-            "Schneider Electric",
-            "BMX P34 2020",
-            "v3.20",
-            "http://www.schneider-electric.com",
-            "Modicon M340",
-            "BMX P34 2020",
-        ),
-        (
-            1,
-            "Schneider Electric",
-            "TM221CE16R",
-            "1.5.1.0",
-            "http://www.schneider-electric.com",
-            "Modicon M221",
-            "TM221CE16R",
-        ),
-        (
-            6,
-            "Schneider Electric",
-            "METSEPM5560",
-            "2.4.0",
-            "http://www.schneider-electric.com",
-            "PowerLogic PM5560",
-            "PM5560",
-        ),
+    /// A PLC identity: (index into `plcs`, vendor, product code, revision, url, product
+    /// name, model).
+    pub type PlcMatch = (
+        usize,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+    /// A BACnet identity: (index into `bacnet`, vendor id, vendor name, model, firmware,
+    /// application version).
+    pub type BacnetMatch = (
+        usize,
+        u16,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    /// Modicon M340 and M221 PLCs and a PowerLogic PM5560 meter (Modbus FC 43/14).
+    #[rustfmt::skip]
+    pub const PLCS: &[PlcMatch] = &[
+        (0, "Schneider Electric", "BMX P34 2020", "v3.20", "http://www.schneider-electric.com", "Modicon M340", "BMX P34 2020"),
+        (1, "Schneider Electric", "TM221CE16R", "1.5.1.0", "http://www.schneider-electric.com", "Modicon M221", "TM221CE16R"),
+        (6, "Schneider Electric", "METSEPM5560", "2.4.0", "http://www.schneider-electric.com", "PowerLogic PM5560", "PM5560"),
     ];
-    /// (index into `bacnet`, vendor id, vendor name, model, firmware, application version).
-    pub const BACNET: &[(usize, u16, &str, &str, &str, &str)] = &[
-        (
-            0,
-            7,
-            "Siemens Building Technologies",
-            "PXC22.D",
-            "V5.00.150",
-            "V5.00.150",
-        ),
-        (
-            1,
-            8,
-            "Delta Controls",
-            "eBCON",
-            "3.40 R5 build 571848",
-            "3.40",
-        ),
-        (
-            2,
-            5,
-            "Johnson Controls, Inc.",
-            "MS-NAE5510-2",
-            "8.0.0.0",
-            "8.0",
-        ),
+    /// Siemens Desigo PXC, Delta Controls enteliBUS and Johnson Controls Metasys NAE
+    /// controllers (BACnet device properties).
+    #[rustfmt::skip]
+    pub const BACNET: &[BacnetMatch] = &[
+        (0, 7, "Siemens Building Technologies", "PXC22.D", "V5.00.150", "V5.00.150"),
+        (1, 8, "Delta Controls", "eBCON", "3.40 R5 build 571848", "3.40"),
+        (2, 5, "Johnson Controls, Inc.", "MS-NAE5510-2", "8.0.0.0", "8.0"),
     ];
 }
 
@@ -538,6 +413,7 @@ struct Builder {
 }
 
 impl Builder {
+    // One argument per host attribute.
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,

@@ -290,6 +290,7 @@ impl ItGen {
         buf[s + 1..s + 4].copy_from_slice(&len.to_be_bytes()[1..]);
     }
 
+    // One SMB2 exchange: connection, command, ids and both bodies.
     #[allow(clippy::too_many_arguments)]
     fn smb_exchange(
         &mut self,
@@ -397,7 +398,7 @@ impl ItGen {
             let n = self.rng.range(2_000, 30_000) as u32;
             let mut req = vec![49u8, 0, 0x50, 0];
             req.extend_from_slice(&n.to_le_bytes());
-            req.extend_from_slice(&(u64::from(i) * 65536).to_le_bytes());
+            req.extend_from_slice(&(i * 65536).to_le_bytes());
             req.extend_from_slice(&file_id);
             req.extend_from_slice(&[0; 12]);
             req.extend_from_slice(&[0, 0, 0, 0, 0]);
@@ -412,7 +413,7 @@ impl ItGen {
                 &mut conn,
                 t,
                 READ,
-                3 + u64::from(i),
+                3 + i,
                 tree,
                 session,
                 &req,
@@ -425,6 +426,8 @@ impl ItGen {
         conn.close(q, t, Side::Client, &mut self.rng);
     }
 
+    // The arguments are the connection ends and the request/response contents.
+    #[allow(clippy::too_many_arguments)]
     fn http(
         &mut self,
         q: &mut Queue,

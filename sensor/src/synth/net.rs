@@ -191,6 +191,7 @@ pub(crate) fn udp_frame(out: &mut Vec<u8>, a: &Addr, sport: u16, dport: u16, pay
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};

@@ -56,6 +56,7 @@ pub(crate) struct PlantActor {
 }
 
 /// Primary from `from`, reply after `latency`; returns the time of the reply.
+// Both messages of an exchange with their labels and the latency between them.
 #[allow(clippy::too_many_arguments)]
 fn exchange(
     conn: &mut TcpConn,

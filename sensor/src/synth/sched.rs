@@ -497,6 +497,7 @@ impl TcpConn {
 }
 
 /// One UDP datagram carrying the last `len` bytes appended to `q.buf`.
+// The fields of one datagram.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn udp(
     q: &mut Queue,

@@ -2,6 +2,8 @@
 //! consistent TCP streams whose bytes frame into HSMS and Modbus messages, and planted frames
 //! that carry what the summary says.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
@@ -298,6 +300,7 @@ type FlowKey = ([u8; 4], u16, [u8; 4], u16);
 fn reassemble(recs: &[Rec]) -> HashMap<FlowKey, (Vec<u8>, bool)> {
     let mut next: HashMap<FlowKey, u32> = HashMap::new();
     let mut streams: HashMap<FlowKey, (Vec<u8>, bool)> = HashMap::new();
+    let mut last_ack: HashMap<FlowKey, u32> = HashMap::new();
     for r in recs {
         let p = parse(&r.data);
         let Some((sp, dp, seq, ack, flags)) = p.tcp else {
@@ -318,6 +321,11 @@ fn reassemble(recs: &[Rec]) -> HashMap<FlowKey, (Vec<u8>, bool)> {
                     ack, *peer,
                     "ack does not match the peer's next sequence number in {key:?}"
                 );
+            }
+            // A pure ACK must acknowledge something new (no duplicate ACKs).
+            let prev = last_ack.insert(key, ack);
+            if p.payload.is_empty() && flags & 0x01 == 0 {
+                assert_ne!(prev, Some(ack), "duplicate ACK in {key:?}");
             }
         }
         let st = streams.entry(key).or_insert_with(|| (Vec::new(), false));

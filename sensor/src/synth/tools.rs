@@ -172,6 +172,7 @@ impl HsmsLink {
         }
     }
 
+    // Both messages of an exchange with their labels and the latency between them.
     #[allow(clippy::too_many_arguments)]
     fn exchange(
         &mut self,
@@ -537,6 +538,8 @@ impl HsmsLink {
     }
 
     /// One S6F11 event report (W) body.
+    // The arguments are the report's fields, in wire order.
+    #[allow(clippy::too_many_arguments)]
     fn s6f11(
         b: &mut Vec<u8>,
         dev: u16,
@@ -604,6 +607,13 @@ impl HsmsLink {
         self.conn.send(q, t2, Side::Client, len, &labels)
     }
 
+    /// The tool's delayed ACK of the host's S6F12 replies (none when no event was sent).
+    fn ack_events(&mut self, q: &mut Queue, t: i64) {
+        if self.events_enabled {
+            self.maybe_ack(q, t, Side::Server);
+        }
+    }
+
     fn rcmd(
         &mut self,
         q: &mut Queue,
@@ -648,7 +658,7 @@ impl HsmsLink {
                     + self.ms(50, 500);
                 let wafers = 1 + self.rng.below(25) as u32;
                 t = self.events(q, t, &[CEID_PROCESS_STARTED, CEID_WAFER_STARTED], 1);
-                self.maybe_ack(q, t, Side::Server);
+                self.ack_events(q, t);
                 self.lot = Lot::Running {
                     wafers_left: wafers,
                     slot: 1,
@@ -659,7 +669,7 @@ impl HsmsLink {
                 if self.rng.chance(0.01) {
                     let mut t = self.rcmd(q, now, "STOP", &[], 0) + self.ms(100, 800);
                     t = self.events(q, t, &[CEID_PROCESS_STOPPED], slot);
-                    self.maybe_ack(q, t, Side::Server);
+                    self.ack_events(q, t);
                     self.lot = Lot::Idle;
                     self.t_lot = now + ctx.think(&mut self.rng, 120 * SEC);
                 } else if wafers_left <= 1 {
@@ -669,7 +679,7 @@ impl HsmsLink {
                         &[CEID_WAFER_COMPLETED, CEID_PROCESS_COMPLETED],
                         slot,
                     );
-                    self.maybe_ack(q, t, Side::Server);
+                    self.ack_events(q, t);
                     self.lot = Lot::Idle;
                     self.t_lot = now + ctx.think(&mut self.rng, 90 * SEC);
                 } else {
@@ -679,7 +689,7 @@ impl HsmsLink {
                         &[CEID_WAFER_COMPLETED, CEID_WAFER_STARTED],
                         slot + 1,
                     );
-                    self.maybe_ack(q, t, Side::Server);
+                    self.ack_events(q, t);
                     self.lot = Lot::Running {
                         wafers_left: wafers_left - 1,
                         slot: slot + 1,
