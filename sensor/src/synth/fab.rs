@@ -628,7 +628,12 @@ impl Fab {
                 "L1",
                 &p.area,
                 64,
-                Encap::Dot1q(110),
+                // Half of the facility areas reach the SPAN over a tagged trunk.
+                if a % 2 == 0 {
+                    Encap::Dot1q(110 + a as u16)
+                } else {
+                    Encap::Untagged
+                },
                 0x10,
             );
             plcs.push(PlcNode {
@@ -723,7 +728,7 @@ impl Fab {
             "unknown",
             "unknown",
             64,
-            Encap::Dot1q(100),
+            Encap::Untagged,
             0x99,
         );
         let eng_ws = b.add(
@@ -743,7 +748,7 @@ impl Fab {
             "unknown",
             "facility",
             128,
-            Encap::Dot1q(110),
+            Encap::Untagged,
             0x11,
         );
         let facility_laptop = b.add(

@@ -6,6 +6,7 @@
 use super::fab::{Fab, HostId};
 use super::rng::Rng;
 use super::sched::{label, udp, Class, Ctx, Queue, Side, TcpConn, MS, SEC};
+use super::time::civil;
 
 /// Seconds between 1900-01-01 (NTP era 0) and 1970-01-01.
 const NTP_UNIX_OFFSET: i64 = 2_208_988_800;
@@ -35,30 +36,6 @@ pub(crate) struct ItGen {
     mean: i64,
     txid: u16,
     next_port: u16,
-}
-
-/// (year, month, day, hour, minute, second) of a Unix time (civil calendar, UTC).
-pub(crate) fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (sod / 3600) as u32,
-        ((sod / 60) % 60) as u32,
-        (sod % 60) as u32,
-    )
 }
 
 const MONTHS: [&str; 12] = [
@@ -633,16 +610,4 @@ pub(crate) mod telnet {
     pub(crate) const CLIENT_OPTS: &[u8] = &[
         255, 251, 24, 255, 252, 31, 255, 252, 32, 255, 253, 1, 255, 253, 3,
     ];
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(civil(1_794_816_000), (2026, 11, 16, 8, 0, 0));
-        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-    }
 }

@@ -32,6 +32,7 @@ mod plant;
 mod plc;
 mod rng;
 mod sched;
+mod time;
 mod tools;
 
 use std::cmp::Reverse;
@@ -46,6 +47,7 @@ use crate::capture::pcapwrite::PcapWriter;
 use crate::capture::LinkType;
 
 pub use fab::{advisory_matches, BacnetIdentity, PlcIdentity, SynthIdentities, ToolIdentity};
+pub use time::parse_rfc3339;
 
 use fab::{Fab, HostId};
 use it::{ItGen, ItKind};
