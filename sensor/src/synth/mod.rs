@@ -950,14 +950,16 @@ fn calibrate(cfg: &SynthConfig, fab: &Fab) -> io::Result<f64> {
 }
 
 /// Writes a classic pcap (nanosecond timestamps, Ethernet) of exactly `cfg.packets` packets to
-/// `out` and describes what it holds. `out` is written in small pieces: wrap files in a
-/// `BufWriter`.
+/// `out` and describes what it holds. Output is buffered here (64 KiB) and flushed before
+/// returning.
 pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSummary> {
     let fab = Fab::build(&cfg.identities);
     let scale = calibrate(cfg, &fab)?;
     let mut w = build_world(cfg, &fab, scale, cfg.plant);
+    // Records are written in small pieces; buffer them whatever `out` is.
+    let buffered = io::BufWriter::with_capacity(1 << 16, out);
     let mut em = Emitter {
-        pcap: PcapWriter::new(out, LinkType::ETHERNET)?,
+        pcap: PcapWriter::new(buffered, LinkType::ETHERNET)?,
         frame: Vec::with_capacity(2048),
         ip_ids: fab
             .hosts

@@ -98,38 +98,44 @@ fn put16(out: &mut [u8], at: usize, v: u16) {
     out[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
-/// Writes Ethernet and the (checksummed) IPv4 header for `l4_len` bytes of layer 4; returns
-/// the offset where layer 4 starts.
-fn l2_l3(out: &mut Vec<u8>, a: &Addr, proto: u8, l4_len: usize, dont_fragment: bool) -> usize {
-    out.clear();
-    out.extend_from_slice(&a.dst_mac);
-    out.extend_from_slice(&a.src_mac);
+/// Longest header block: Ethernet with QinQ (22), IPv4 (20), TCP with SYN options (28).
+const MAX_HDR: usize = 22 + 20 + 28;
+
+/// Writes Ethernet and the (checksummed) IPv4 header for `l4_len` bytes of layer 4 into `h`;
+/// returns the offset where layer 4 starts.
+fn l2_l3(h: &mut [u8; MAX_HDR], a: &Addr, proto: u8, l4_len: usize, dont_fragment: bool) -> usize {
+    h[0..6].copy_from_slice(&a.dst_mac);
+    h[6..12].copy_from_slice(&a.src_mac);
+    let mut at = 12;
     match a.encap {
         Encap::Untagged => {}
         Encap::Dot1q(vid) => {
-            out.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
-            out.extend_from_slice(&(vid & 0x0FFF).to_be_bytes());
+            put16(h, 12, ETHERTYPE_VLAN);
+            put16(h, 14, vid & 0x0FFF);
+            at = 16;
         }
         Encap::QinQ { outer, inner } => {
-            out.extend_from_slice(&ETHERTYPE_QINQ.to_be_bytes());
-            out.extend_from_slice(&(outer & 0x0FFF).to_be_bytes());
-            out.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
-            out.extend_from_slice(&(inner & 0x0FFF).to_be_bytes());
+            put16(h, 12, ETHERTYPE_QINQ);
+            put16(h, 14, outer & 0x0FFF);
+            put16(h, 16, ETHERTYPE_VLAN);
+            put16(h, 18, inner & 0x0FFF);
+            at = 20;
         }
     }
-    out.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    let ip = out.len();
-    let total = (20 + l4_len) as u16;
-    let frag: u16 = if dont_fragment { 0x4000 } else { 0 };
-    out.extend_from_slice(&[0x45, a.tos]);
-    out.extend_from_slice(&total.to_be_bytes());
-    out.extend_from_slice(&a.ip_id.to_be_bytes());
-    out.extend_from_slice(&frag.to_be_bytes());
-    out.extend_from_slice(&[a.ttl, proto, 0, 0]);
-    out.extend_from_slice(&a.src_ip);
-    out.extend_from_slice(&a.dst_ip);
-    let c = fold(sum(0, &out[ip..ip + 20]));
-    put16(out, ip + 10, c);
+    put16(h, at, ETHERTYPE_IPV4);
+    let ip = at + 2;
+    h[ip] = 0x45;
+    h[ip + 1] = a.tos;
+    put16(h, ip + 2, (20 + l4_len) as u16);
+    put16(h, ip + 4, a.ip_id);
+    put16(h, ip + 6, if dont_fragment { 0x4000 } else { 0 });
+    h[ip + 8] = a.ttl;
+    h[ip + 9] = proto;
+    put16(h, ip + 10, 0);
+    h[ip + 12..ip + 16].copy_from_slice(&a.src_ip);
+    h[ip + 16..ip + 20].copy_from_slice(&a.dst_ip);
+    let c = fold(sum(0, &h[ip..ip + 20]));
+    put16(h, ip + 10, c);
     ip + 20
 }
 
@@ -142,7 +148,11 @@ fn pseudo(a: &Addr, proto: u8, len: usize) -> u64 {
     sum(0, &p)
 }
 
-fn pad(out: &mut Vec<u8>) {
+/// Copies the headers and the payload into `out`, padded to the Ethernet minimum.
+fn assemble(out: &mut Vec<u8>, h: &[u8], payload: &[u8]) {
+    out.clear();
+    out.extend_from_slice(h);
+    out.extend_from_slice(payload);
     if out.len() < MIN_FRAME {
         out.resize(MIN_FRAME, 0);
     }
@@ -151,43 +161,45 @@ fn pad(out: &mut Vec<u8>) {
 /// Builds one Ethernet/IPv4/TCP frame into `out` (cleared first).
 pub(crate) fn tcp_frame(out: &mut Vec<u8>, a: &Addr, t: &TcpFields, payload: &[u8]) {
     // SYN options: MSS, NOP, NOP, SACK permitted.
-    let opt_len = if t.mss != 0 { 8 } else { 0 };
-    let hdr = 20 + opt_len;
-    let l4 = l2_l3(out, a, 6, hdr + payload.len(), true);
-    out.extend_from_slice(&t.sport.to_be_bytes());
-    out.extend_from_slice(&t.dport.to_be_bytes());
-    out.extend_from_slice(&t.seq.to_be_bytes());
-    out.extend_from_slice(&t.ack.to_be_bytes());
-    out.extend_from_slice(&[((hdr / 4) as u8) << 4, t.flags]);
-    out.extend_from_slice(&t.win.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    if opt_len != 0 {
-        out.extend_from_slice(&[2, 4]);
-        out.extend_from_slice(&t.mss.to_be_bytes());
-        out.extend_from_slice(&[1, 1, 4, 2]);
+    let hdr = if t.mss != 0 { 28 } else { 20 };
+    let mut h = [0u8; MAX_HDR];
+    let l4 = l2_l3(&mut h, a, 6, hdr + payload.len(), true);
+    put16(&mut h, l4, t.sport);
+    put16(&mut h, l4 + 2, t.dport);
+    h[l4 + 4..l4 + 8].copy_from_slice(&t.seq.to_be_bytes());
+    h[l4 + 8..l4 + 12].copy_from_slice(&t.ack.to_be_bytes());
+    h[l4 + 12] = ((hdr / 4) as u8) << 4;
+    h[l4 + 13] = t.flags;
+    put16(&mut h, l4 + 14, t.win);
+    if t.mss != 0 {
+        h[l4 + 20] = 2;
+        h[l4 + 21] = 4;
+        put16(&mut h, l4 + 22, t.mss);
+        h[l4 + 24..l4 + 28].copy_from_slice(&[1, 1, 4, 2]);
     }
-    out.extend_from_slice(payload);
-    let acc = sum(pseudo(a, 6, hdr + payload.len()), &out[l4..]);
-    put16(out, l4 + 16, fold(acc));
-    pad(out);
+    let acc = sum(
+        sum(pseudo(a, 6, hdr + payload.len()), &h[l4..l4 + hdr]),
+        payload,
+    );
+    put16(&mut h, l4 + 16, fold(acc));
+    assemble(out, &h[..l4 + hdr], payload);
 }
 
 /// Builds one Ethernet/IPv4/UDP frame into `out` (cleared first).
 pub(crate) fn udp_frame(out: &mut Vec<u8>, a: &Addr, sport: u16, dport: u16, payload: &[u8]) {
     let len = 8 + payload.len();
-    let l4 = l2_l3(out, a, 17, len, false);
-    out.extend_from_slice(&sport.to_be_bytes());
-    out.extend_from_slice(&dport.to_be_bytes());
-    out.extend_from_slice(&(len as u16).to_be_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(payload);
-    let mut c = fold(sum(pseudo(a, 17, len), &out[l4..]));
+    let mut h = [0u8; MAX_HDR];
+    let l4 = l2_l3(&mut h, a, 17, len, false);
+    put16(&mut h, l4, sport);
+    put16(&mut h, l4 + 2, dport);
+    put16(&mut h, l4 + 4, len as u16);
+    let mut c = fold(sum(sum(pseudo(a, 17, len), &h[l4..l4 + 8]), payload));
     // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
     if c == 0 {
         c = 0xFFFF;
     }
-    put16(out, l4 + 6, c);
-    pad(out);
+    put16(&mut h, l4 + 6, c);
+    assemble(out, &h[..l4 + 8], payload);
 }
 
 #[cfg(test)]
