@@ -6,6 +6,7 @@
 #[cfg(target_os = "linux")]
 pub mod afpacket;
 pub mod file;
+pub mod pcapwrite;
 
 use thiserror::Error;
 
