@@ -14,17 +14,10 @@ use fabmon_sensor::synth::{generate, SynthConfig};
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let packets = args
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5_000_000u64);
+    let packets = args.next().and_then(|a| a.parse().ok()).unwrap_or(5_000_000u64);
     let path = args.next().filter(|p| p != "-");
     let seed = args.next().and_then(|a| a.parse().ok()).unwrap_or(1u64);
-    let cfg = SynthConfig {
-        packets,
-        seed,
-        ..SynthConfig::default()
-    };
+    let cfg = SynthConfig { packets, seed, ..SynthConfig::default() };
     let start = Instant::now();
     let summary = match &path {
         Some(p) => {

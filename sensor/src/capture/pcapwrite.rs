@@ -43,12 +43,7 @@ impl<W: Write> PcapWriter<W> {
         h[16..20].copy_from_slice(&snaplen.to_le_bytes());
         h[20..24].copy_from_slice(&link.0.to_le_bytes());
         out.write_all(&h)?;
-        Ok(Self {
-            out,
-            snaplen,
-            packets: 0,
-            bytes: 24,
-        })
+        Ok(Self { out, snaplen, packets: 0, bytes: 24 })
     }
 
     /// Appends one packet. `ts_ns` is nanoseconds since the Unix epoch; times before the epoch
@@ -108,22 +103,15 @@ mod tests {
     #[test]
     fn header_and_record_layout() {
         let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET).unwrap();
-        w.write_packet(1_794_816_000_123_456_789, &[1, 2, 3])
-            .unwrap();
+        w.write_packet(1_794_816_000_123_456_789, &[1, 2, 3]).unwrap();
         assert_eq!(w.packets(), 1);
         assert_eq!(w.bytes(), 24 + 16 + 3);
         let b = w.into_inner().unwrap();
         assert_eq!(&b[0..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
         assert_eq!(&b[4..8], &[2, 0, 4, 0]);
         assert_eq!(u32::from_le_bytes(b[20..24].try_into().unwrap()), 1);
-        assert_eq!(
-            u32::from_le_bytes(b[24..28].try_into().unwrap()),
-            1_794_816_000
-        );
-        assert_eq!(
-            u32::from_le_bytes(b[28..32].try_into().unwrap()),
-            123_456_789
-        );
+        assert_eq!(u32::from_le_bytes(b[24..28].try_into().unwrap()), 1_794_816_000);
+        assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), 123_456_789);
         assert_eq!(u32::from_le_bytes(b[32..36].try_into().unwrap()), 3);
         assert_eq!(&b[40..], &[1, 2, 3]);
     }
@@ -134,8 +122,7 @@ mod tests {
         use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
         let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET).unwrap();
         for i in 0..5u8 {
-            w.write_packet(1_000_000_000 + i64::from(i), &[i; 60])
-                .unwrap();
+            w.write_packet(1_000_000_000 + i64::from(i), &[i; 60]).unwrap();
         }
         let b = w.into_inner().unwrap();
         let mut r = LegacyPcapReader::new(65536, &b[..]).unwrap();

@@ -248,13 +248,7 @@ pub(crate) fn rpm(buf: &mut Vec<u8>, invoke: u8, ty: u16, instance: u32, props: 
 }
 
 /// A complete ReadPropertyMultiple ComplexACK.
-pub(crate) fn rpm_ack(
-    buf: &mut Vec<u8>,
-    invoke: u8,
-    ty: u16,
-    instance: u32,
-    values: &[(u32, Value<'_>)],
-) {
+pub(crate) fn rpm_ack(buf: &mut Vec<u8>, invoke: u8, ty: u16, instance: u32, values: &[(u32, Value<'_>)]) {
     let s = begin(buf, ORIGINAL_UNICAST, false, false);
     complex_ack(buf, invoke, SVC_READ_PROPERTY_MULTIPLE);
     ctx_object(buf, 0, ty, instance);
@@ -346,13 +340,7 @@ pub(crate) fn cov_notification(
 
 /// A complete DeviceCommunicationControl request: duration (minutes), enable-disable
 /// (0 enable, 1 disable, 2 disable-initiation) and a cleartext password.
-pub(crate) fn dcc(
-    buf: &mut Vec<u8>,
-    invoke: u8,
-    minutes: Option<u32>,
-    state: u32,
-    password: Option<&str>,
-) {
+pub(crate) fn dcc(buf: &mut Vec<u8>, invoke: u8, minutes: Option<u32>, state: u32, password: Option<&str>) {
     let s = begin(buf, ORIGINAL_UNICAST, true, false);
     confirmed(buf, invoke, SVC_DCC);
     if let Some(m) = minutes {
@@ -376,10 +364,7 @@ mod tests {
         who_is(&mut b, Some((0, 100)), true);
         assert_eq!(
             b,
-            [
-                0x81, 0x0b, 0x00, 0x10, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff, 0x10, 0x08, 0x09, 0x00,
-                0x19, 0x64
-            ]
+            [0x81, 0x0b, 0x00, 0x10, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff, 0x10, 0x08, 0x09, 0x00, 0x19, 0x64]
         );
     }
 
@@ -388,8 +373,8 @@ mod tests {
         let mut b = Vec::new();
         i_am(&mut b, 123, 0, 5);
         let want = [
-            0x81, 0x0b, 0x00, 0x14, 0x01, 0x00, 0x10, 0x00, 0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22,
-            0x05, 0xc4, 0x91, 0x00, 0x21, 0x05,
+            0x81, 0x0b, 0x00, 0x14, 0x01, 0x00, 0x10, 0x00, 0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4,
+            0x91, 0x00, 0x21, 0x05,
         ];
         assert_eq!(b, want);
     }
@@ -401,8 +386,8 @@ mod tests {
         assert_eq!(
             b,
             [
-                0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00,
-                0x7b, 0x19, 0x79
+                0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x7b,
+                0x19, 0x79
             ]
         );
     }
@@ -412,8 +397,8 @@ mod tests {
         let mut b = Vec::new();
         dcc(&mut b, 3, Some(60), 1, Some("secret"));
         let want = [
-            0x81, 0x0a, 0x00, 0x17, 0x01, 0x04, 0x00, 0x05, 0x03, 0x11, 0x09, 0x3c, 0x19, 0x01,
-            0x2d, 0x07, 0x00, b's', b'e', b'c', b'r', b'e', b't',
+            0x81, 0x0a, 0x00, 0x17, 0x01, 0x04, 0x00, 0x05, 0x03, 0x11, 0x09, 0x3c, 0x19, 0x01, 0x2d, 0x07,
+            0x00, b's', b'e', b'c', b'r', b'e', b't',
         ];
         assert_eq!(b, want);
     }

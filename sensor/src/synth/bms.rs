@@ -27,9 +27,7 @@ pub(crate) struct BacnetDiscovery {
 
 impl BacnetDiscovery {
     pub(crate) fn new(seed: u64) -> Self {
-        BacnetDiscovery {
-            rng: Rng::new(seed, 0x3000),
-        }
+        BacnetDiscovery { rng: Rng::new(seed, 0x3000) }
     }
 
     pub(crate) fn step(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab) -> i64 {
@@ -53,13 +51,7 @@ impl BacnetDiscovery {
 }
 
 /// I-Am broadcasts from the controllers selected by `answer`, 2-300 ms after `now`.
-pub(crate) fn i_am_replies(
-    q: &mut Queue,
-    rng: &mut Rng,
-    now: i64,
-    fab: &Fab,
-    answer: impl Fn(u32) -> bool,
-) {
+pub(crate) fn i_am_replies(q: &mut Queue, rng: &mut Rng, now: i64, fab: &Fab, answer: impl Fn(u32) -> bool) {
     let mut replies: Vec<(i64, usize)> = fab
         .bacnet
         .iter()
@@ -115,15 +107,10 @@ impl BacnetCtl {
     pub(crate) fn new(ctl: usize, seed: u64) -> Self {
         let mut rng = Rng::new(seed, 0x3100 + ctl as u64);
         let n = 3 + ctl % 4;
-        let mut points: Vec<(u16, u32)> = (0..n as u32)
-            .map(|i| (bn::OBJ_ANALOG_INPUT, i + 1))
-            .collect();
+        let mut points: Vec<(u16, u32)> = (0..n as u32).map(|i| (bn::OBJ_ANALOG_INPUT, i + 1)).collect();
         points.push((bn::OBJ_ANALOG_VALUE, 1));
         points.push((bn::OBJ_BINARY_INPUT, 1));
-        let values = points
-            .iter()
-            .map(|_| 15.0 + rng.below(1000) as f32 / 50.0)
-            .collect();
+        let values = points.iter().map(|_| 15.0 + rng.below(1000) as f32 / 50.0).collect();
         BacnetCtl {
             ctl,
             invoke: rng.below(256) as u8,
@@ -176,17 +163,7 @@ impl BacnetCtl {
         let encap = fab.encap(client, dev);
         let s = q.buf.len();
         req(&mut q.buf);
-        udp(
-            q,
-            t,
-            client,
-            dev,
-            PORT,
-            PORT,
-            encap,
-            q.since(s),
-            label::bacnet(bn::PDU_CONFIRMED, service),
-        );
+        udp(q, t, client, dev, PORT, PORT, encap, q.since(s), label::bacnet(bn::PDU_CONFIRMED, service));
         if self.silent > 0 {
             self.silent -= 1;
             return t;
@@ -194,17 +171,7 @@ impl BacnetCtl {
         let t2 = t + self.rng.range(4_000_000, 60_000_000) as i64;
         let s = q.buf.len();
         let ty = ack(&mut q.buf);
-        udp(
-            q,
-            t2,
-            dev,
-            client,
-            PORT,
-            PORT,
-            encap,
-            q.since(s),
-            label::bacnet(ty, service),
-        );
+        udp(q, t2, dev, client, PORT, PORT, encap, q.since(s), label::bacnet(ty, service));
         t2
     }
 
@@ -221,11 +188,8 @@ impl BacnetCtl {
         ];
         if id.supports_rpm {
             let inv = self.invoke();
-            let vals: Vec<(u32, bn::Value<'_>)> = DEVICE_PROPS
-                .iter()
-                .zip(texts)
-                .map(|(p, v)| (*p, bn::Value::Text(v)))
-                .collect();
+            let vals: Vec<(u32, bn::Value<'_>)> =
+                DEVICE_PROPS.iter().zip(texts).map(|(p, v)| (*p, bn::Value::Text(v))).collect();
             self.confirmed(
                 q,
                 now,
@@ -260,10 +224,7 @@ impl BacnetCtl {
     }
 
     fn next_due(&self) -> i64 {
-        self.t_poll
-            .min(self.t_cov)
-            .min(self.t_write)
-            .min(self.t_props)
+        self.t_poll.min(self.t_cov).min(self.t_write).min(self.t_props)
     }
 
     pub(crate) fn step(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab) -> i64 {
@@ -289,11 +250,7 @@ impl BacnetCtl {
                 self.subscribed = true;
             }
             self.t_poll = t + ctx.period(&mut self.rng, 5 * SEC);
-            self.t_cov = if self.subscribed {
-                t + ctx.think(&mut self.rng, 30 * SEC)
-            } else {
-                i64::MAX
-            };
+            self.t_cov = if self.subscribed { t + ctx.think(&mut self.rng, 30 * SEC) } else { i64::MAX };
             self.t_write = t + ctx.think(&mut self.rng, 30 * 60 * SEC);
             self.t_props = t + ctx.think(&mut self.rng, 3 * 3600 * SEC);
             return self.next_due();
@@ -336,15 +293,7 @@ impl BacnetCtl {
                 let (ty, oi) = self.points[0];
                 self.values[0] += (self.rng.unit() as f32 - 0.5) * 1.5;
                 let s = q.buf.len();
-                bn::cov_notification(
-                    &mut q.buf,
-                    self.process_id,
-                    inst,
-                    ty,
-                    oi,
-                    1800,
-                    self.values[0],
-                );
+                bn::cov_notification(&mut q.buf, self.process_id, inst, ty, oi, 1800, self.values[0]);
                 let encap = fab.encap(dev, fab.bms);
                 let lbl = label::bacnet(bn::PDU_UNCONFIRMED, bn::SVC_UNCONFIRMED_COV);
                 udp(q, now, dev, fab.bms, PORT, PORT, encap, q.since(s), lbl);

@@ -89,14 +89,7 @@ pub struct SynthIdentities {
 }
 
 /// Tool family: (area, host name prefix, MDLN, SOFTREV, upgraded SOFTREV, HSMS port base).
-type ToolFamily = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    u16,
-);
+type ToolFamily = (&'static str, &'static str, &'static str, &'static str, &'static str, u16);
 
 /// Tool families per area. Vendors and models are fictional.
 #[rustfmt::skip]
@@ -144,16 +137,8 @@ const PLC_FAMILIES: &[PlcFamily] = &[
 
 /// BACnet controller family: (area, name prefix, vendor id, vendor name, model, firmware,
 /// application version, RPM support).
-type BacnetFamily = (
-    &'static str,
-    &'static str,
-    u16,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    bool,
-);
+type BacnetFamily =
+    (&'static str, &'static str, u16, &'static str, &'static str, &'static str, &'static str, bool);
 
 /// Facility BACnet controller families. Vendors are fictional; their vendor ids are placed
 /// above the range the ASHRAE registry has assigned so far.
@@ -172,16 +157,7 @@ impl Default for SynthIdentities {
     fn default() -> Self {
         let mut tools = Vec::new();
         // Six tools per area, alternating between the families of the area.
-        let areas = [
-            "litho",
-            "etch",
-            "depo",
-            "thermal",
-            "cmp",
-            "metrology",
-            "wet",
-            "implant",
-        ];
+        let areas = ["litho", "etch", "depo", "thermal", "cmp", "metrology", "wet", "implant"];
         for area in areas {
             let fams: Vec<_> = TOOL_FAMILIES.iter().filter(|f| f.0 == area).collect();
             for k in 0..6u16 {
@@ -228,12 +204,7 @@ impl Default for SynthIdentities {
             let n = i / BACNET_FAMILIES.len() + 1;
             let building = if f.0.starts_with("fab2") { 2 } else { 1 };
             bacnet.push(BacnetIdentity {
-                name: format!(
-                    "{}-{}-{:02}",
-                    f.1,
-                    if building == 1 { "F1" } else { "F2" },
-                    n
-                ),
+                name: format!("{}-{}-{:02}", f.1, if building == 1 { "F1" } else { "F2" }, n),
                 area: f.0.to_string(),
                 device_instance: building * 100_000 + 1000 + i as u32,
                 vendor_id: f.2,
@@ -249,11 +220,7 @@ impl Default for SynthIdentities {
                 supports_rpm: f.7,
             });
         }
-        SynthIdentities {
-            tools,
-            plcs,
-            bacnet,
-        }
+        SynthIdentities { tools, plcs, bacnet }
     }
 }
 
@@ -262,25 +229,11 @@ impl Default for SynthIdentities {
 pub mod advisory_matches {
     /// A PLC identity: (index into `plcs`, vendor, product code, revision, url, product
     /// name, model).
-    pub type PlcMatch = (
-        usize,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-    );
+    pub type PlcMatch =
+        (usize, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
     /// A BACnet identity: (index into `bacnet`, vendor id, vendor name, model, firmware,
     /// application version).
-    pub type BacnetMatch = (
-        usize,
-        u16,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-    );
+    pub type BacnetMatch = (usize, u16, &'static str, &'static str, &'static str, &'static str);
 
     /// Modicon M340 and M221 PLCs and a PowerLogic PM5560 meter (Modbus FC 43/14).
     #[rustfmt::skip]
@@ -463,56 +416,13 @@ impl Fab {
     pub(crate) fn build(ids: &SynthIdentities) -> Fab {
         let mut b = Builder { hosts: Vec::new() };
         let l3 = |n: u8| [10, 30, 0, n];
-        let dns = b.add(
-            l3(2),
-            "DNS01",
-            "dns server",
-            "L3",
-            "fab-systems",
-            64,
-            Encap::Untagged,
-            0,
-        );
-        let ntp = b.add(
-            l3(3),
-            "NTP01",
-            "ntp server",
-            "L3",
-            "fab-systems",
-            64,
-            Encap::Untagged,
-            0,
-        );
-        let syslog = b.add(
-            l3(5),
-            "SIEM-COLL01",
-            "syslog collector",
-            "L3",
-            "fab-systems",
-            64,
-            Encap::Untagged,
-            0,
-        );
-        let mes = b.add(
-            l3(20),
-            "MES01",
-            "mes",
-            "L3",
-            "fab-systems",
-            64,
-            Encap::Untagged,
-            0,
-        );
-        let rms = b.add(
-            l3(30),
-            "RMS01",
-            "recipe and file server",
-            "L3",
-            "fab-systems",
-            128,
-            Encap::Untagged,
-            0,
-        );
+        let dns = b.add(l3(2), "DNS01", "dns server", "L3", "fab-systems", 64, Encap::Untagged, 0);
+        let ntp = b.add(l3(3), "NTP01", "ntp server", "L3", "fab-systems", 64, Encap::Untagged, 0);
+        let syslog =
+            b.add(l3(5), "SIEM-COLL01", "syslog collector", "L3", "fab-systems", 64, Encap::Untagged, 0);
+        let mes = b.add(l3(20), "MES01", "mes", "L3", "fab-systems", 64, Encap::Untagged, 0);
+        let rms =
+            b.add(l3(30), "RMS01", "recipe and file server", "L3", "fab-systems", 128, Encap::Untagged, 0);
         let tool_areas = area_numbers(ids.tools.iter().map(|t| t.area.as_str()));
         let mut eaps = Vec::new();
         for (i, a) in tool_areas.iter().enumerate() {
@@ -529,57 +439,13 @@ impl Fab {
             ));
         }
         let scada = vec![
-            b.add(
-                l3(40),
-                "FMCS-SCADA01",
-                "scada",
-                "L3",
-                "facility",
-                128,
-                Encap::Untagged,
-                0,
-            ),
-            b.add(
-                l3(41),
-                "FMCS-HMI02",
-                "hmi",
-                "L3",
-                "facility",
-                128,
-                Encap::Untagged,
-                0,
-            ),
-            b.add(
-                l3(42),
-                "FMCS-HIST01",
-                "historian",
-                "L3",
-                "facility",
-                128,
-                Encap::Untagged,
-                0,
-            ),
+            b.add(l3(40), "FMCS-SCADA01", "scada", "L3", "facility", 128, Encap::Untagged, 0),
+            b.add(l3(41), "FMCS-HMI02", "hmi", "L3", "facility", 128, Encap::Untagged, 0),
+            b.add(l3(42), "FMCS-HIST01", "historian", "L3", "facility", 128, Encap::Untagged, 0),
         ];
-        let bms = b.add(
-            [10, 40, 0, 10],
-            "BMS01",
-            "bms server",
-            "L3",
-            "facility",
-            128,
-            Encap::Dot1q(140),
-            0,
-        );
-        let bms_bcast = b.add(
-            [10, 40, 255, 255],
-            "broadcast",
-            "broadcast",
-            "-",
-            "facility",
-            0,
-            Encap::Dot1q(140),
-            0xFF,
-        );
+        let bms = b.add([10, 40, 0, 10], "BMS01", "bms server", "L3", "facility", 128, Encap::Dot1q(140), 0);
+        let bms_bcast =
+            b.add([10, 40, 255, 255], "broadcast", "broadcast", "-", "facility", 0, Encap::Dot1q(140), 0xFF);
         b.hosts[usize::from(bms_bcast)].mac = [0xFF; 6];
         b.hosts[usize::from(bms_bcast)].listed = false;
 
@@ -589,24 +455,11 @@ impl Fab {
             let a = tool_areas.iter().position(|x| *x == t.area).unwrap_or(0);
             let k = per_area[a];
             per_area[a] += 1;
-            let ip = [
-                10,
-                20,
-                (1 + a as u32 + 16 * (k / 240)) as u8,
-                (10 + k % 240) as u8,
-            ];
+            let ip = [10, 20, (1 + a as u32 + 16 * (k / 240)) as u8, (10 + k % 240) as u8];
             // Even areas reach the SPAN over a tagged trunk, odd ones from an access port.
-            let encap = if a % 2 == 0 {
-                Encap::Dot1q(100 + a as u16)
-            } else {
-                Encap::Untagged
-            };
+            let encap = if a % 2 == 0 { Encap::Dot1q(100 + a as u16) } else { Encap::Untagged };
             let host = b.add(ip, &t.name, "tool pc", "L2", &t.area, 128, encap, 0x20);
-            tools.push(ToolNode {
-                host,
-                eap: eaps[a],
-                ident: i,
-            });
+            tools.push(ToolNode { host, eap: eaps[a], ident: i });
         }
         let plc_areas = area_numbers(ids.plcs.iter().map(|p| p.area.as_str()));
         let mut plcs = Vec::new();
@@ -615,12 +468,7 @@ impl Fab {
             let a = plc_areas.iter().position(|x| *x == p.area).unwrap_or(0);
             let k = per_area[a];
             per_area[a] += 1;
-            let ip = [
-                10,
-                10,
-                (1 + a as u32 + 16 * (k / 240)) as u8,
-                (10 + k % 240) as u8,
-            ];
+            let ip = [10, 10, (1 + a as u32 + 16 * (k / 240)) as u8, (10 + k % 240) as u8];
             let host = b.add(
                 ip,
                 &p.name,
@@ -629,18 +477,10 @@ impl Fab {
                 &p.area,
                 64,
                 // Half of the facility areas reach the SPAN over a tagged trunk.
-                if a % 2 == 0 {
-                    Encap::Dot1q(110 + a as u16)
-                } else {
-                    Encap::Untagged
-                },
+                if a % 2 == 0 { Encap::Dot1q(110 + a as u16) } else { Encap::Untagged },
                 0x10,
             );
-            plcs.push(PlcNode {
-                host,
-                client: scada[a % scada.len()],
-                ident: i,
-            });
+            plcs.push(PlcNode { host, client: scada[a % scada.len()], ident: i });
         }
         let mut bacnet = Vec::new();
         let mut per_bldg = [0u32; 2];
@@ -648,65 +488,19 @@ impl Fab {
             let bldg = usize::from(c.area.starts_with("fab2"));
             let k = per_bldg[bldg];
             per_bldg[bldg] += 1;
-            let ip = [
-                10,
-                40,
-                (1 + bldg as u32 + 16 * (k / 240)) as u8,
-                (10 + k % 240) as u8,
-            ];
+            let ip = [10, 40, (1 + bldg as u32 + 16 * (k / 240)) as u8, (10 + k % 240) as u8];
             // The second building's facility network reaches the core through a provider
             // bridge: its frames carry an 802.1ad service tag over the customer tag.
-            let encap = if bldg == 0 {
-                Encap::Dot1q(140)
-            } else {
-                Encap::QinQ {
-                    outer: 3001,
-                    inner: 141,
-                }
-            };
-            let host = b.add(
-                ip,
-                &c.name,
-                "bacnet controller",
-                "L2",
-                &c.area,
-                255,
-                encap,
-                0x40,
-            );
+            let encap = if bldg == 0 { Encap::Dot1q(140) } else { Encap::QinQ { outer: 3001, inner: 141 } };
+            let host = b.add(ip, &c.name, "bacnet controller", "L2", &c.area, 255, encap, 0x40);
             bacnet.push(BacnetNode { host, ident: i });
         }
         let dmz = |n: u8| [10, 35, 0, n];
-        let dmz_patch = b.add(
-            dmz(20),
-            "DMZ-WSUS01",
-            "patch relay",
-            "L3.5",
-            "dmz",
-            128,
-            Encap::Untagged,
-            0,
-        );
-        let dmz_filegw = b.add(
-            dmz(30),
-            "DMZ-FILEGW01",
-            "file transfer gateway",
-            "L3.5",
-            "dmz",
-            64,
-            Encap::Untagged,
-            0,
-        );
-        let dmz_hist = b.add(
-            dmz(40),
-            "DMZ-HIST01",
-            "historian replica",
-            "L3.5",
-            "dmz",
-            128,
-            Encap::Untagged,
-            0,
-        );
+        let dmz_patch = b.add(dmz(20), "DMZ-WSUS01", "patch relay", "L3.5", "dmz", 128, Encap::Untagged, 0);
+        let dmz_filegw =
+            b.add(dmz(30), "DMZ-FILEGW01", "file transfer gateway", "L3.5", "dmz", 64, Encap::Untagged, 0);
+        let dmz_hist =
+            b.add(dmz(40), "DMZ-HIST01", "historian replica", "L3.5", "dmz", 128, Encap::Untagged, 0);
         let mut enterprise_ws = Vec::new();
         for k in 0..12u8 {
             let name = format!("WS-{:04}", 1200 + u16::from(k) * 7);
@@ -761,23 +555,9 @@ impl Fab {
             Encap::Dot1q(140),
             0x41,
         );
-        let enterprise_intruder = b.add(
-            [10, 50, 20, 37],
-            "WS-1377",
-            "workstation",
-            "L4",
-            "enterprise",
-            128,
-            Encap::Untagged,
-            0x50,
-        );
-        for h in [
-            rogue,
-            eng_ws,
-            contractor,
-            facility_laptop,
-            enterprise_intruder,
-        ] {
+        let enterprise_intruder =
+            b.add([10, 50, 20, 37], "WS-1377", "workstation", "L4", "enterprise", 128, Encap::Untagged, 0x50);
+        for h in [rogue, eng_ws, contractor, facility_laptop, enterprise_intruder] {
             b.hosts[usize::from(h)].plant_only = true;
         }
         Fab {
@@ -851,11 +631,7 @@ mod tests {
         assert_eq!(ips.len(), fab.hosts.len());
         assert_eq!(macs.len(), fab.hosts.len());
         // Ports mostly in 5000-5999, some elsewhere.
-        let inside = ids
-            .tools
-            .iter()
-            .filter(|t| (5000..6000).contains(&t.hsms_port))
-            .count();
+        let inside = ids.tools.iter().filter(|t| (5000..6000).contains(&t.hsms_port)).count();
         assert!(inside > ids.tools.len() / 2 && inside < ids.tools.len());
     }
 

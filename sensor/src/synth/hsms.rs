@@ -122,14 +122,7 @@ pub(crate) fn header_only(
 }
 
 /// A reply holding a single 1-byte binary ack code (COMMACK, HCACK-only, ACKC5/6/7, ERACK...).
-pub(crate) fn ack_reply(
-    buf: &mut Vec<u8>,
-    session: u16,
-    stream: u8,
-    function: u8,
-    system: u32,
-    code: u8,
-) {
+pub(crate) fn ack_reply(buf: &mut Vec<u8>, session: u16, stream: u8, function: u8, system: u32, code: u8) {
     let s = data(buf, session, stream, function, false, system);
     binary(buf, &[code]);
     end(buf, s);
@@ -163,13 +156,7 @@ pub(crate) fn s1f13_host(buf: &mut Vec<u8>, session: u16, system: u32) {
 }
 
 /// S2F41 Host Command Send: `L,2 <A RCMD> L,n L,2 <A CPNAME> <A CPVAL>`.
-pub(crate) fn s2f41(
-    buf: &mut Vec<u8>,
-    session: u16,
-    system: u32,
-    rcmd: &str,
-    params: &[(&str, &str)],
-) {
+pub(crate) fn s2f41(buf: &mut Vec<u8>, session: u16, system: u32, rcmd: &str, params: &[(&str, &str)]) {
     let s = data(buf, session, 2, 41, true, system);
     list(buf, 2);
     ascii(buf, rcmd);
@@ -205,14 +192,7 @@ pub(crate) fn s2f37(buf: &mut Vec<u8>, session: u16, system: u32, enable: bool, 
 
 /// S7F3 Process Program Send: `L,2 <A PPID> <B PPBODY>` with a text-like body of `body_len`
 /// bytes (E5 allows B or A for PPBODY; most tools send B).
-pub(crate) fn s7f3(
-    buf: &mut Vec<u8>,
-    session: u16,
-    system: u32,
-    ppid: &str,
-    body_len: usize,
-    seed: u64,
-) {
+pub(crate) fn s7f3(buf: &mut Vec<u8>, session: u16, system: u32, ppid: &str, body_len: usize, seed: u64) {
     use std::io::Write as _;
     let s = data(buf, session, 7, 3, true, system);
     list(buf, 2);
@@ -262,9 +242,8 @@ mod tests {
         ascii(&mut b, "1.0.3");
         end(&mut b, s);
         let want = [
-            0x00, 0x00, 0x00, 0x1b, 0x00, 0x01, 0x81, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01,
-            0x01, 0x02, 0x41, 0x06, b'M', b'D', b'L', b'N', b'-', b'A', 0x41, 0x05, b'1', b'.',
-            b'0', b'.', b'3',
+            0x00, 0x00, 0x00, 0x1b, 0x00, 0x01, 0x81, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x01, 0x02,
+            0x41, 0x06, b'M', b'D', b'L', b'N', b'-', b'A', 0x41, 0x05, b'1', b'.', b'0', b'.', b'3',
         ];
         assert_eq!(b, want);
     }

@@ -38,9 +38,8 @@ pub(crate) struct ItGen {
     next_port: u16,
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 fn ntp_ts(abs_ns: i64) -> [u8; 8] {
     let secs = abs_ns.div_euclid(SEC) + NTP_UNIX_OFFSET;
@@ -84,23 +83,11 @@ impl ItGen {
     ) -> Self {
         let mut rng = Rng::new(seed, 0x5000 + stream);
         let next_port = rng.range(49_152, 65_000) as u16;
-        ItGen {
-            kind,
-            rng,
-            clients,
-            servers,
-            mean,
-            txid: 0,
-            next_port,
-        }
+        ItGen { kind, rng, clients, servers, mean, txid: 0, next_port }
     }
 
     fn port(&mut self) -> u16 {
-        self.next_port = if self.next_port >= 65_000 {
-            49_152
-        } else {
-            self.next_port + 1
-        };
+        self.next_port = if self.next_port >= 65_000 { 49_152 } else { self.next_port + 1 };
         self.next_port
     }
 
@@ -124,14 +111,7 @@ impl ItGen {
     }
 
     fn dns(&mut self, q: &mut Queue, now: i64, fab: &Fab, c: HostId, s: HostId) {
-        let targets = [
-            fab.mes,
-            fab.rms,
-            fab.ntp,
-            fab.syslog,
-            fab.dmz_patch,
-            fab.dmz_filegw,
-        ];
+        let targets = [fab.mes, fab.rms, fab.ntp, fab.syslog, fab.dmz_patch, fab.dmz_filegw];
         let target = targets[self.rng.idx(targets.len())];
         let name = format!("{}.fab1.example", fab.host(target).name.to_lowercase());
         self.txid = self.txid.wrapping_add(1 + self.rng.below(50) as u16);
@@ -139,31 +119,18 @@ impl ItGen {
         let encap = fab.encap(c, s);
         let st = q.buf.len();
         q.buf.extend_from_slice(&self.txid.to_be_bytes());
-        q.buf
-            .extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        q.buf.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
         dns_name(&mut q.buf, &name);
         q.buf.extend_from_slice(&[0, 1, 0, 1]);
         udp(q, now, c, s, port, 53, encap, q.since(st), label::DNS_QUERY);
         let st = q.buf.len();
         q.buf.extend_from_slice(&self.txid.to_be_bytes());
-        q.buf
-            .extend_from_slice(&[0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+        q.buf.extend_from_slice(&[0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
         dns_name(&mut q.buf, &name);
-        q.buf
-            .extend_from_slice(&[0, 1, 0, 1, 0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0x0E, 0x10, 0, 4]);
+        q.buf.extend_from_slice(&[0, 1, 0, 1, 0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0x0E, 0x10, 0, 4]);
         q.buf.extend_from_slice(&fab.host(target).ip);
         let t = now + self.rng.range(200_000, 2_000_000) as i64;
-        udp(
-            q,
-            t,
-            s,
-            c,
-            53,
-            port,
-            encap,
-            q.since(st),
-            label::DNS_RESPONSE,
-        );
+        udp(q, t, s, c, 53, port, encap, q.since(st), label::DNS_RESPONSE);
     }
 
     fn ntp(&mut self, q: &mut Queue, now: i64, ctx: &Ctx, fab: &Fab, c: HostId, s: HostId) {
@@ -174,38 +141,16 @@ impl ItGen {
         q.buf.extend_from_slice(&[0x23, 0, 6, 0xE9]);
         q.buf.extend_from_slice(&[0; 36]);
         q.buf.extend_from_slice(&xmit);
-        udp(
-            q,
-            now,
-            c,
-            s,
-            123,
-            123,
-            encap,
-            q.since(st),
-            label::NTP_REQUEST,
-        );
+        udp(q, now, c, s, 123, 123, encap, q.since(st), label::NTP_REQUEST);
         let t = now + self.rng.range(150_000, 900_000) as i64;
         let st = q.buf.len();
-        q.buf
-            .extend_from_slice(&[0x24, 3, 6, 0xEC, 0, 0, 0, 0x21, 0, 0, 0, 0x35]);
+        q.buf.extend_from_slice(&[0x24, 3, 6, 0xEC, 0, 0, 0, 0x21, 0, 0, 0, 0x35]);
         q.buf.extend_from_slice(&[10, 50, 1, 1]);
-        q.buf
-            .extend_from_slice(&ntp_ts(ctx.start_ns + now - 17 * SEC));
+        q.buf.extend_from_slice(&ntp_ts(ctx.start_ns + now - 17 * SEC));
         q.buf.extend_from_slice(&xmit);
         q.buf.extend_from_slice(&ntp_ts(abs + 100_000));
         q.buf.extend_from_slice(&ntp_ts(abs + 120_000));
-        udp(
-            q,
-            t,
-            s,
-            c,
-            123,
-            123,
-            encap,
-            q.since(st),
-            label::NTP_RESPONSE,
-        );
+        udp(q, t, s, c, 123, 123, encap, q.since(st), label::NTP_RESPONSE);
     }
 
     fn syslog(&mut self, q: &mut Queue, now: i64, ctx: &Ctx, fab: &Fab, c: HostId, s: HostId) {
@@ -221,27 +166,10 @@ impl ItGen {
         let st = q.buf.len();
         q.buf.extend_from_slice(line.as_bytes());
         let port = self.port();
-        udp(
-            q,
-            now,
-            c,
-            s,
-            port,
-            514,
-            fab.encap(c, s),
-            q.since(st),
-            label::SYSLOG,
-        );
+        udp(q, now, c, s, port, 514, fab.encap(c, s), q.since(st), label::SYSLOG);
     }
 
-    fn smb2_header(
-        buf: &mut Vec<u8>,
-        command: u16,
-        response: bool,
-        msg_id: u64,
-        tree: u32,
-        session: u64,
-    ) {
+    fn smb2_header(buf: &mut Vec<u8>, command: u16, response: bool, msg_id: u64, tree: u32, session: u64) {
         buf.extend_from_slice(&[0xFE, b'S', b'M', b'B', 64, 0, 1, 0]);
         buf.extend_from_slice(&[0, 0, 0, 0]);
         buf.extend_from_slice(&command.to_le_bytes());
@@ -291,13 +219,7 @@ impl ItGen {
         Self::smb2_header(&mut q.buf, command, true, msg_id, tree, session);
         q.buf.extend_from_slice(rsp_body);
         Self::end_nbss(&mut q.buf, s);
-        conn.send(
-            q,
-            t1 + latency,
-            Side::Server,
-            q.since(s),
-            &[label::SMB_RESPONSE],
-        )
+        conn.send(q, t1 + latency, Side::Server, q.since(s), &[label::SMB_RESPONSE])
     }
 
     fn smb(&mut self, q: &mut Queue, now: i64, fab: &Fab, c: HostId, s: HostId) {
@@ -329,22 +251,9 @@ impl ItGen {
         t = self.smb_exchange(q, &mut conn, t, NEGOTIATE, 0, 0, 0, &req, &rsp, 400_000) + 200_000;
         // SESSION_SETUP (no security blob: a guest session on the tool file share).
         let session = self.rng.next_u64() | 1;
-        let req = [
-            25u8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
+        let req = [25u8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         let rsp = [9u8, 0, 1, 0, 0x48, 0, 0, 0, 0];
-        t = self.smb_exchange(
-            q,
-            &mut conn,
-            t,
-            SESSION_SETUP,
-            1,
-            0,
-            session,
-            &req,
-            &rsp,
-            2 * MS,
-        ) + 200_000;
+        t = self.smb_exchange(q, &mut conn, t, SESSION_SETUP, 1, 0, session, &req, &rsp, 2 * MS) + 200_000;
         // TREE_CONNECT \\RMS01\recipes
         let path: Vec<u8> = format!("\\\\{}\\recipes", fab.host(s).name)
             .encode_utf16()
@@ -355,18 +264,7 @@ impl ItGen {
         req.extend_from_slice(&path);
         let tree = 1 + self.rng.below(8) as u32;
         let rsp = [16u8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0x01, 0x1F, 0];
-        t = self.smb_exchange(
-            q,
-            &mut conn,
-            t,
-            TREE_CONNECT,
-            2,
-            tree,
-            session,
-            &req,
-            &rsp,
-            MS,
-        ) + 300_000;
+        t = self.smb_exchange(q, &mut conn, t, TREE_CONNECT, 2, tree, session, &req, &rsp, MS) + 300_000;
         // READs of a log or recipe file.
         let mut file_id = [0u8; 16];
         self.rng.fill(&mut file_id);
@@ -385,18 +283,7 @@ impl ItGen {
             let at = rsp.len();
             rsp.resize(at + n as usize, 0);
             self.rng.fill(&mut rsp[at..]);
-            t = self.smb_exchange(
-                q,
-                &mut conn,
-                t,
-                READ,
-                3 + i,
-                tree,
-                session,
-                &req,
-                &rsp,
-                3 * MS,
-            ) + MS;
+            t = self.smb_exchange(q, &mut conn, t, READ, 3 + i, tree, session, &req, &rsp, 3 * MS) + MS;
         }
         conn.ack(q, t + 40 * MS, Side::Client);
         let t = t + self.rng.range(SEC as u64 / 2, 5 * SEC as u64) as i64;
@@ -431,13 +318,7 @@ impl ItGen {
         if lat > 40 * MS {
             conn.ack(q, t + 40 * MS, Side::Server);
         }
-        let t = conn.send(
-            q,
-            t + lat,
-            Side::Server,
-            q.since(st),
-            &[label::HTTP_RESPONSE],
-        );
+        let t = conn.send(q, t + lat, Side::Server, q.since(st), &[label::HTTP_RESPONSE]);
         conn.close(q, t + 300_000, Side::Server, &mut self.rng);
     }
 
@@ -445,10 +326,7 @@ impl ItGen {
         let lot = self.rng.range(100_000, 999_999);
         let ops = ["track-in", "track-out", "equipment-state", "dcop"];
         let op = ops[self.rng.idx(ops.len())];
-        let body = format!(
-            "{{\"lot\":\"LOT{lot}\",\"eqp\":\"{}\",\"op\":\"{op}\"}}",
-            fab.host(c).name
-        );
+        let body = format!("{{\"lot\":\"LOT{lot}\",\"eqp\":\"{}\",\"op\":\"{op}\"}}", fab.host(c).name);
         let req = format!(
             "POST /mes/api/v2/{op} HTTP/1.1\r\nHost: {}:8080\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             fab.host(s).name.to_lowercase(),
@@ -481,11 +359,8 @@ impl ItGen {
 
     fn tls(&mut self, q: &mut Queue, now: i64, fab: &Fab, c: HostId, s: HostId) {
         // The historian replicates to its DMZ replica; workstations reach the file gateway.
-        let (c, s) = if self.rng.chance(0.3) {
-            (fab.scada[2 % fab.scada.len()], fab.dmz_hist)
-        } else {
-            (c, s)
-        };
+        let (c, s) =
+            if self.rng.chance(0.3) { (fab.scada[2 % fab.scada.len()], fab.dmz_hist) } else { (c, s) };
         let port = self.port();
         let mut conn = TcpConn::new(c, s, port, 443, fab.encap(c, s), &mut self.rng);
         let mut t = conn.handshake(q, now, &mut self.rng) + 200_000;
@@ -603,11 +478,9 @@ impl ItGen {
 pub(crate) mod telnet {
     /// Server's opening option negotiation: DO TERMINAL-TYPE, DO NAWS, DO TSPEED, WILL ECHO,
     /// WILL SUPPRESS-GO-AHEAD.
-    pub(crate) const SERVER_OPTS: &[u8] = &[
-        255, 253, 24, 255, 253, 31, 255, 253, 32, 255, 251, 1, 255, 251, 3,
-    ];
+    pub(crate) const SERVER_OPTS: &[u8] =
+        &[255, 253, 24, 255, 253, 31, 255, 253, 32, 255, 251, 1, 255, 251, 3];
     /// Client's answers: WILL TERMINAL-TYPE, WONT NAWS, WONT TSPEED, DO ECHO, DO SGA.
-    pub(crate) const CLIENT_OPTS: &[u8] = &[
-        255, 251, 24, 255, 252, 31, 255, 252, 32, 255, 253, 1, 255, 253, 3,
-    ];
+    pub(crate) const CLIENT_OPTS: &[u8] =
+        &[255, 251, 24, 255, 252, 31, 255, 252, 32, 255, 253, 1, 255, 253, 3];
 }

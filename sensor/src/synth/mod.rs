@@ -258,12 +258,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
     let mut rng = rng::Rng::new(seed, 0);
     let mut slots = Vec::new();
     let push = |slots: &mut Vec<Slot>, class: Class, wake: i64, actor: Actor| {
-        slots.push(Slot {
-            q: Queue::new(class),
-            wake,
-            key: wake,
-            actor,
-        });
+        slots.push(Slot { q: Queue::new(class), wake, key: wake, actor });
         slots.len() - 1
     };
     let tool_base = slots.len();
@@ -279,12 +274,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
         push(&mut slots, Class::Modbus, wake, Actor::Modbus(p));
     }
     if !fab.bacnet.is_empty() {
-        push(
-            &mut slots,
-            Class::Bacnet,
-            300 * MS,
-            Actor::Discovery(bms::BacnetDiscovery::new(seed)),
-        );
+        push(&mut slots, Class::Bacnet, 300 * MS, Actor::Discovery(bms::BacnetDiscovery::new(seed)));
     }
     let bac_base = slots.len();
     for i in 0..fab.bacnet.len() {
@@ -308,24 +298,9 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
         (ItKind::Syslog, syslog_clients, vec![fab.syslog], 900 * MS),
         (ItKind::Smb, tool_hosts.clone(), vec![fab.rms], 45 * SEC),
         (ItKind::MesHttp, fab.eaps.clone(), vec![fab.mes], 2 * SEC),
-        (
-            ItKind::PatchHttp,
-            tool_hosts.clone(),
-            vec![fab.dmz_patch],
-            120 * SEC,
-        ),
-        (
-            ItKind::Tls,
-            fab.enterprise_ws.clone(),
-            vec![fab.dmz_filegw],
-            12 * SEC,
-        ),
-        (
-            ItKind::Tls,
-            fab.enterprise_ws.clone(),
-            vec![fab.dmz_filegw],
-            12 * SEC,
-        ),
+        (ItKind::PatchHttp, tool_hosts.clone(), vec![fab.dmz_patch], 120 * SEC),
+        (ItKind::Tls, fab.enterprise_ws.clone(), vec![fab.dmz_filegw], 12 * SEC),
+        (ItKind::Tls, fab.enterprise_ws.clone(), vec![fab.dmz_filegw], 12 * SEC),
     ];
     for (k, (kind, clients, servers, mean)) in it_gens.into_iter().enumerate() {
         if clients.is_empty() {
@@ -336,34 +311,23 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
         push(&mut slots, Class::It, wake, Actor::It(g));
     }
 
-    let mut ctx = Ctx {
-        scale,
-        start_ns: cfg.start_ns,
-        plants: Vec::new(),
-    };
+    let mut ctx = Ctx { scale, start_ns: cfg.start_ns, plants: Vec::new() };
     let mut triggers = Vec::new();
     let mut skipped = Vec::new();
     if !plants {
-        return World {
-            slots,
-            ctx,
-            triggers,
-            skipped,
-        };
+        return World { slots, ctx, triggers, skipped };
     }
     if cfg.packets < PLANT_MIN_PACKETS {
         for k in PLANT_KINDS {
             skipped.push(SkippedDeviation {
                 kind: k.to_string(),
-                reason: format!("capture of {} packets is too short (planting needs at least {PLANT_MIN_PACKETS})", cfg.packets),
+                reason: format!(
+                    "capture of {} packets is too short (planting needs at least {PLANT_MIN_PACKETS})",
+                    cfg.packets
+                ),
             });
         }
-        return World {
-            slots,
-            ctx,
-            triggers,
-            skipped,
-        };
+        return World { slots, ctx, triggers, skipped };
     }
     let n = cfg.packets;
     let add = |ctx: &mut Ctx,
@@ -394,10 +358,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
     };
     let mut skip = |kinds: &[&str], why: &str| {
         for k in kinds {
-            skipped.push(SkippedDeviation {
-                kind: (*k).to_string(),
-                reason: why.to_string(),
-            });
+            skipped.push(SkippedDeviation { kind: (*k).to_string(), reason: why.to_string() });
         }
     };
     let tools_n = fab.tools.len();
@@ -410,7 +371,10 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
     match pick(plcs_n, 2, plc_mid_stream) {
         Some(p) => {
             let dst = fab.plcs[p].host;
-            let note = format!("engineering workstation writes holding register 7 of {} with FC 6 (not its SCADA client)", plc_name(p));
+            let note = format!(
+                "engineering workstation writes holding register 7 of {} with FC 6 (not its SCADA client)",
+                plc_name(p)
+            );
             let id = add(
                 &mut ctx,
                 &mut triggers,
@@ -426,11 +390,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
                 &mut slots,
                 Class::Modbus,
                 NEVER,
-                Actor::Plant(PlantActor::new(
-                    Scenario::ModbusWrite { plc: p, id },
-                    seed,
-                    1,
-                )),
+                Actor::Plant(PlantActor::new(Scenario::ModbusWrite { plc: p, id }, seed, 1)),
             );
         }
         None => skip(&["modbus_unexpected_write"], "no PLC in the identity table"),
@@ -456,10 +416,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
                 a.plant_wp = Some(id);
             }
         }
-        None => skip(
-            &["bacnet_unexpected_write"],
-            "no BACnet controller in the identity table",
-        ),
+        None => skip(&["bacnet_unexpected_write"], "no BACnet controller in the identity table"),
     }
     match pick(tools_n, 9, tool_mid_stream) {
         Some(t) => {
@@ -505,32 +462,20 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
                 Class::Hsms,
                 NEVER,
                 Actor::Plant(PlantActor::new(
-                    Scenario::RogueHsms {
-                        tool: t,
-                        session,
-                        rcmd,
-                        recipe,
-                    },
+                    Scenario::RogueHsms { tool: t, session, rcmd, recipe },
                     seed,
                     2,
                 )),
             );
         }
         None => skip(
-            &[
-                "rogue_hsms_session",
-                "rogue_recipe_download",
-                "rogue_remote_command",
-            ],
+            &["rogue_hsms_session", "rogue_recipe_download", "rogue_remote_command"],
             "no tool in the identity table",
         ),
     }
     match pick(tools_n, 26, |_| false) {
         Some(t) => {
-            let note = format!(
-                "cleartext Telnet login (port 23) to the tool PC {}",
-                tool_name(t)
-            );
+            let note = format!("cleartext Telnet login (port 23) to the tool PC {}", tool_name(t));
             let id = add(
                 &mut ctx,
                 &mut triggers,
@@ -552,8 +497,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
         None => skip(&["telnet_to_tool"], "no tool in the identity table"),
     }
     if bac_n > 0 {
-        let note = "200 ranged Who-Is broadcasts in about 4 s sweeping device instances 0-999999"
-            .to_string();
+        let note = "200 ranged Who-Is broadcasts in about 4 s sweeping device instances 0-999999".to_string();
         let id = add(
             &mut ctx,
             &mut triggers,
@@ -572,18 +516,13 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
             Actor::Plant(PlantActor::new(Scenario::WhoisFlood { id }, seed, 4)),
         );
     } else {
-        skip(
-            &["bacnet_whois_flood"],
-            "no BACnet controller in the identity table",
-        );
+        skip(&["bacnet_whois_flood"], "no BACnet controller in the identity table");
     }
     match pick(tools_n, 19, tool_mid_stream) {
         Some(t) => {
             let node = &fab.tools[t];
-            let note = format!(
-                "S2F37 with CEED false and no CEIDs (disable all event reports) on {}",
-                tool_name(t)
-            );
+            let note =
+                format!("S2F37 with CEED false and no CEIDs (disable all event reports) on {}", tool_name(t));
             let id = add(
                 &mut ctx,
                 &mut triggers,
@@ -603,7 +542,10 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
     }
     match pick(plcs_n, 7, plc_mid_stream) {
         Some(p) => {
-            let note = format!("FC 8 sub-function 0x0004 (force listen only) to {}; it stops answering its SCADA client", plc_name(p));
+            let note = format!(
+                "FC 8 sub-function 0x0004 (force listen only) to {}; it stops answering its SCADA client",
+                plc_name(p)
+            );
             let id = add(
                 &mut ctx,
                 &mut triggers,
@@ -619,10 +561,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
                 a.plant_listen = Some(id);
             }
         }
-        None => skip(
-            &["modbus_force_listen_only"],
-            "no PLC in the identity table",
-        ),
+        None => skip(&["modbus_force_listen_only"], "no PLC in the identity table"),
     }
     match pick(bac_n, 3, |_| false) {
         Some(c) => {
@@ -645,10 +584,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
                 a.plant_dcc = Some(id);
             }
         }
-        None => skip(
-            &["bacnet_dcc_disable"],
-            "no BACnet controller in the identity table",
-        ),
+        None => skip(&["bacnet_dcc_disable"], "no BACnet controller in the identity table"),
     }
     match pick(tools_n, 12, tool_mid_stream) {
         Some(t) => {
@@ -705,12 +641,7 @@ fn build_world(cfg: &SynthConfig, fab: &Fab, scale: f64, plants: bool) -> World 
         None => skip(&["conduit_violation"], "no PLC in the identity table"),
     }
     triggers.sort_unstable();
-    World {
-        slots,
-        ctx,
-        triggers,
-        skipped,
-    }
+    World { slots, ctx, triggers, skipped }
 }
 
 /// Merges the actors' queues by time and hands packets to `sink` until `max_packets` are
@@ -863,11 +794,7 @@ impl<W: Write> Emitter<W> {
                 *self.labels.entry(l).or_insert(0) += 1;
             }
         }
-        let c = if !p.udp && p.len == 0 {
-            4
-        } else {
-            p.class as usize
-        };
+        let c = if !p.udp && p.len == 0 { 4 } else { p.class as usize };
         if let Some(n) = self.classes.get_mut(c) {
             *n += 1;
         }
@@ -876,10 +803,7 @@ impl<W: Write> Emitter<W> {
 }
 
 fn mac_string(m: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
 fn assets(fab: &Fab, planted: &[PlantedDeviation]) -> Vec<SynthAsset> {
@@ -903,10 +827,7 @@ fn assets(fab: &Fab, planted: &[PlantedDeviation]) -> Vec<SynthAsset> {
             let id = &fab.ids.tools[t.ident];
             a.mdln = Some(id.mdln.clone());
             a.softrev = Some(id.softrev.clone());
-            if planted
-                .iter()
-                .any(|p| p.kind == "softrev_changed" && p.src == ip)
-            {
+            if planted.iter().any(|p| p.kind == "softrev_changed" && p.src == ip) {
                 a.softrev_after = Some(id.softrev_upgrade.clone());
             }
             a.hsms_port = Some(id.hsms_port);
@@ -964,9 +885,7 @@ pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSumma
         ip_ids: fab
             .hosts
             .iter()
-            .map(|h| {
-                u16::from_be_bytes([h.ip[2], h.ip[3]]).wrapping_mul(0x9E37) ^ (cfg.seed as u16)
-            })
+            .map(|h| u16::from_be_bytes([h.ip[2], h.ip[3]]).wrapping_mul(0x9E37) ^ (cfg.seed as u16))
             .collect(),
         start_ns: cfg.start_ns,
         first_ts: None,
@@ -974,13 +893,9 @@ pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSumma
         labels: FxHashMap::default(),
         classes: [0; 5],
     };
-    let written = run(&mut w, &fab, cfg.packets, i64::MAX, |p, payload| {
-        em.emit(&fab, p, payload)
-    })?;
+    let written = run(&mut w, &fab, cfg.packets, i64::MAX, |p, payload| em.emit(&fab, p, payload))?;
     if written < cfg.packets {
-        return Err(io::Error::other(format!(
-            "the fab ran out of traffic after {written} packets"
-        )));
+        return Err(io::Error::other(format!("the fab ran out of traffic after {written} packets")));
     }
     em.pcap.flush()?;
 
@@ -988,10 +903,7 @@ pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSumma
     let mut skipped = std::mem::take(&mut w.skipped);
     for (i, p) in w.ctx.plants.iter().enumerate() {
         let mark = (i + 1) as u8;
-        let pending = w
-            .slots
-            .iter()
-            .any(|s| s.q.pkts.iter().any(|k| k.mark == mark));
+        let pending = w.slots.iter().any(|s| s.q.pkts.iter().any(|k| k.mark == mark));
         if p.generated && !pending && !p.frames.is_empty() {
             planted.push(PlantedDeviation {
                 kind: p.kind.to_string(),
@@ -1006,10 +918,7 @@ pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSumma
             } else {
                 "the capture ended before it was due"
             };
-            skipped.push(SkippedDeviation {
-                kind: p.kind.to_string(),
-                reason: reason.to_string(),
-            });
+            skipped.push(SkippedDeviation { kind: p.kind.to_string(), reason: reason.to_string() });
         }
     }
     planted.sort_by_key(|p| p.frames.first().copied().unwrap_or(0));
@@ -1020,16 +929,8 @@ pub fn generate(cfg: &SynthConfig, out: &mut dyn Write) -> io::Result<SynthSumma
         seed: cfg.seed,
         first_ts_ns: em.first_ts.unwrap_or(cfg.start_ns),
         last_ts_ns: em.last_ts,
-        packets_by_class: class_names
-            .iter()
-            .zip(em.classes)
-            .map(|(n, c)| ((*n).to_string(), c))
-            .collect(),
-        messages: em
-            .labels
-            .iter()
-            .map(|(l, n)| (label::name(*l), *n))
-            .collect(),
+        packets_by_class: class_names.iter().zip(em.classes).map(|(n, c)| ((*n).to_string(), c)).collect(),
+        messages: em.labels.iter().map(|(l, n)| (label::name(*l), *n)).collect(),
         assets: assets(&fab, &planted),
         planted,
         planted_skipped: skipped,

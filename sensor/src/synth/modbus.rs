@@ -25,13 +25,7 @@ pub(crate) fn read_req(buf: &mut Vec<u8>, tid: u16, unit: u8, fc: u8, addr: u16,
 }
 
 /// Register read response (FC 3/4).
-pub(crate) fn regs_rsp(
-    buf: &mut Vec<u8>,
-    tid: u16,
-    unit: u8,
-    fc: u8,
-    regs: impl Iterator<Item = u16>,
-) {
+pub(crate) fn regs_rsp(buf: &mut Vec<u8>, tid: u16, unit: u8, fc: u8, regs: impl Iterator<Item = u16>) {
     let s = begin(buf, tid, unit);
     buf.push(fc);
     let bc = buf.len();
@@ -145,11 +139,7 @@ pub(crate) fn devid_rsp(
     let s = begin(buf, tid, unit);
     buf.extend_from_slice(&[0x2B, 0x0E, code, conformity]);
     buf.push(if more { 0xFF } else { 0 });
-    buf.push(if more {
-        objects.get(n).map_or(0, |o| o.0)
-    } else {
-        0
-    });
+    buf.push(if more { objects.get(n).map_or(0, |o| o.0) } else { 0 });
     buf.push(n as u8);
     for (id, v) in objects.iter().take(n) {
         let v = &v.as_bytes()[..v.len().min(DEVID_ROOM - 2)];
@@ -172,11 +162,7 @@ mod tests {
         devid_req(&mut b, 2, 1, 1, 0);
         assert_eq!(b, [0, 2, 0, 0, 0, 5, 1, 0x2b, 0x0e, 1, 0]);
         b.clear();
-        let objs = [
-            (0u8, "Schneider Electric"),
-            (1, "BMX P34 2020"),
-            (2, "v3.20"),
-        ];
+        let objs = [(0u8, "Schneider Electric"), (1, "BMX P34 2020"), (2, "v3.20")];
         assert_eq!(devid_rsp(&mut b, 2, 1, 1, 0x81, &objs), 3);
         assert_eq!(&b[7..14], &[0x2b, 0x0e, 1, 0x81, 0, 0, 3]);
         assert_eq!(&b[14..16], &[0, 18]);

@@ -177,10 +177,7 @@ pub(crate) fn tcp_frame(out: &mut Vec<u8>, a: &Addr, t: &TcpFields, payload: &[u
         put16(&mut h, l4 + 22, t.mss);
         h[l4 + 24..l4 + 28].copy_from_slice(&[1, 1, 4, 2]);
     }
-    let acc = sum(
-        sum(pseudo(a, 6, hdr + payload.len()), &h[l4..l4 + hdr]),
-        payload,
-    );
+    let acc = sum(sum(pseudo(a, 6, hdr + payload.len()), &h[l4..l4 + hdr]), payload);
     put16(&mut h, l4 + 16, fold(acc));
     assemble(out, &h[..l4 + hdr], payload);
 }
@@ -237,66 +234,28 @@ mod tests {
     #[test]
     fn tcp_and_udp_frames_parse_with_valid_checksums() {
         let mut out = Vec::new();
-        for encap in [
-            Encap::Untagged,
-            Encap::Dot1q(120),
-            Encap::QinQ {
-                outer: 3001,
-                inner: 141,
-            },
-        ] {
+        for encap in [Encap::Untagged, Encap::Dot1q(120), Encap::QinQ { outer: 3001, inner: 141 }] {
             let a = addr(encap);
-            let t = TcpFields {
-                sport: 50123,
-                dport: 5000,
-                seq: 1,
-                ack: 2,
-                flags: SYN,
-                win: 64240,
-                mss: 1460,
-            };
+            let t =
+                TcpFields { sport: 50123, dport: 5000, seq: 1, ack: 2, flags: SYN, win: 64240, mss: 1460 };
             for payload in [&b""[..], &b"abc"[..], &[7u8; 1460][..]] {
-                let t = TcpFields {
-                    mss: if payload.is_empty() { 1460 } else { 0 },
-                    flags: ACK | PSH,
-                    ..t
-                };
+                let t = TcpFields { mss: if payload.is_empty() { 1460 } else { 0 }, flags: ACK | PSH, ..t };
                 tcp_frame(&mut out, &a, &t, payload);
                 assert!(out.len() >= 60);
                 let p = SlicedPacket::from_ethernet(&out).unwrap();
-                let Some(NetSlice::Ipv4(ip)) = &p.net else {
-                    panic!("no ipv4")
-                };
+                let Some(NetSlice::Ipv4(ip)) = &p.net else { panic!("no ipv4") };
                 let h = ip.header().to_header();
                 assert_eq!(h.header_checksum, h.calc_header_checksum());
-                let Some(TransportSlice::Tcp(tcp)) = &p.transport else {
-                    panic!("no tcp")
-                };
-                assert_eq!(
-                    tcp.checksum(),
-                    tcp.calc_checksum_ipv4(a.src_ip, a.dst_ip).unwrap()
-                );
+                let Some(TransportSlice::Tcp(tcp)) = &p.transport else { panic!("no tcp") };
+                assert_eq!(tcp.checksum(), tcp.calc_checksum_ipv4(a.src_ip, a.dst_ip).unwrap());
                 assert_eq!(tcp.payload(), payload);
                 assert_eq!(p.vlan_ids().len(), encap.len() / 4);
             }
-            udp_frame(
-                &mut out,
-                &a,
-                47808,
-                47808,
-                b"\x81\x0b\x00\x08\x01\x00\x10\x08",
-            );
+            udp_frame(&mut out, &a, 47808, 47808, b"\x81\x0b\x00\x08\x01\x00\x10\x08");
             let p = SlicedPacket::from_ethernet(&out).unwrap();
-            let Some(NetSlice::Ipv4(ip)) = &p.net else {
-                panic!("no ipv4")
-            };
-            let Some(TransportSlice::Udp(udp)) = &p.transport else {
-                panic!("no udp")
-            };
-            let want = udp
-                .to_header()
-                .calc_checksum_ipv4(&ip.header().to_header(), udp.payload())
-                .unwrap();
+            let Some(NetSlice::Ipv4(ip)) = &p.net else { panic!("no ipv4") };
+            let Some(TransportSlice::Udp(udp)) = &p.transport else { panic!("no udp") };
+            let want = udp.to_header().calc_checksum_ipv4(&ip.header().to_header(), udp.payload()).unwrap();
             assert_eq!(udp.checksum(), want);
         }
     }

@@ -14,27 +14,11 @@ use super::sched::{label, udp, Class, Ctx, PlantId, Queue, Side, TcpConn, MS, NE
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Scenario {
-    RogueHsms {
-        tool: usize,
-        session: PlantId,
-        rcmd: PlantId,
-        recipe: PlantId,
-    },
-    ModbusWrite {
-        plc: usize,
-        id: PlantId,
-    },
-    Conduit {
-        plc: usize,
-        id: PlantId,
-    },
-    Telnet {
-        tool: usize,
-        id: PlantId,
-    },
-    WhoisFlood {
-        id: PlantId,
-    },
+    RogueHsms { tool: usize, session: PlantId, rcmd: PlantId, recipe: PlantId },
+    ModbusWrite { plc: usize, id: PlantId },
+    Conduit { plc: usize, id: PlantId },
+    Telnet { tool: usize, id: PlantId },
+    WhoisFlood { id: PlantId },
 }
 
 impl Scenario {
@@ -79,10 +63,7 @@ fn exchange(
 
 impl PlantActor {
     pub(crate) fn new(sc: Scenario, seed: u64, stream: u64) -> Self {
-        PlantActor {
-            sc,
-            rng: Rng::new(seed, 0x6000 + stream),
-        }
+        PlantActor { sc, rng: Rng::new(seed, 0x6000 + stream) }
     }
 
     pub(crate) fn step(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab) -> i64 {
@@ -90,12 +71,9 @@ impl PlantActor {
             return NEVER;
         }
         match self.sc {
-            Scenario::RogueHsms {
-                tool,
-                session,
-                rcmd,
-                recipe,
-            } => self.rogue_hsms(q, now, ctx, fab, tool, [session, rcmd, recipe]),
+            Scenario::RogueHsms { tool, session, rcmd, recipe } => {
+                self.rogue_hsms(q, now, ctx, fab, tool, [session, rcmd, recipe])
+            }
             Scenario::ModbusWrite { plc, id } => self.modbus_write(q, now, ctx, fab, plc, id),
             Scenario::Conduit { plc, id } => self.conduit(q, now, ctx, fab, plc, id),
             Scenario::Telnet { tool, id } => self.telnet(q, now, ctx, fab, tool, id),
@@ -201,27 +179,13 @@ impl PlantActor {
         c.close(q, t + self.ms(1, 5), Side::Client, &mut self.rng);
     }
 
-    fn modbus_write(
-        &mut self,
-        q: &mut Queue,
-        now: i64,
-        ctx: &mut Ctx,
-        fab: &Fab,
-        plc: usize,
-        id: PlantId,
-    ) {
+    fn modbus_write(&mut self, q: &mut Queue, now: i64, ctx: &mut Ctx, fab: &Fab, plc: usize, id: PlantId) {
         q.class = Class::Modbus;
         let node = &fab.plcs[plc];
         let unit = fab.ids.plcs[node.ident].unit_id;
         let port = self.rng.range(49_152, 65_000) as u16;
-        let mut c = TcpConn::new(
-            fab.eng_ws,
-            node.host,
-            port,
-            502,
-            fab.encap(fab.eng_ws, node.host),
-            &mut self.rng,
-        );
+        let mut c =
+            TcpConn::new(fab.eng_ws, node.host, port, 502, fab.encap(fab.eng_ws, node.host), &mut self.rng);
         let mut t = c.handshake(q, now, &mut self.rng) + self.ms(5, 40);
         t = exchange(
             &mut c,
@@ -232,15 +196,7 @@ impl PlantActor {
             |b| mb::read_req(b, 1, unit, 3, 0, 10),
             self.ms(2, 10),
             label::modbus(3, label::MB_RESPONSE),
-            |b| {
-                mb::regs_rsp(
-                    b,
-                    1,
-                    unit,
-                    3,
-                    [412u16, 398, 1, 0, 77, 0, 0, 1500, 20, 3].into_iter(),
-                )
-            },
+            |b| mb::regs_rsp(b, 1, unit, 3, [412u16, 398, 1, 0, 77, 0, 0, 1500, 20, 3].into_iter()),
         ) + self.ms(800, 4000);
         q.mark = Ctx::mark(id);
         t = exchange(
@@ -260,28 +216,13 @@ impl PlantActor {
         c.close(q, t + self.ms(500, 3000), Side::Client, &mut self.rng);
     }
 
-    fn conduit(
-        &mut self,
-        q: &mut Queue,
-        now: i64,
-        ctx: &mut Ctx,
-        fab: &Fab,
-        plc: usize,
-        id: PlantId,
-    ) {
+    fn conduit(&mut self, q: &mut Queue, now: i64, ctx: &mut Ctx, fab: &Fab, plc: usize, id: PlantId) {
         q.class = Class::Modbus;
         let node = &fab.plcs[plc];
         let unit = fab.ids.plcs[node.ident].unit_id;
         let src = fab.enterprise_intruder;
         let port = self.rng.range(49_152, 65_000) as u16;
-        let mut c = TcpConn::new(
-            src,
-            node.host,
-            port,
-            502,
-            fab.encap(src, node.host),
-            &mut self.rng,
-        );
+        let mut c = TcpConn::new(src, node.host, port, 502, fab.encap(src, node.host), &mut self.rng);
         q.mark = Ctx::mark(id);
         let mut t = c.handshake(q, now, &mut self.rng) + self.ms(5, 40);
         for tid in 1..=3u16 {
@@ -303,36 +244,18 @@ impl PlantActor {
         ctx.set_generated(id);
     }
 
-    fn telnet(
-        &mut self,
-        q: &mut Queue,
-        now: i64,
-        ctx: &mut Ctx,
-        fab: &Fab,
-        tool: usize,
-        id: PlantId,
-    ) {
+    fn telnet(&mut self, q: &mut Queue, now: i64, ctx: &mut Ctx, fab: &Fab, tool: usize, id: PlantId) {
         q.class = Class::It;
         let node = &fab.tools[tool];
         let name = fab.host(node.host).name.clone();
         let port = self.rng.range(49_152, 65_000) as u16;
-        let mut c = TcpConn::new(
-            fab.eng_ws,
-            node.host,
-            port,
-            23,
-            fab.encap(fab.eng_ws, node.host),
-            &mut self.rng,
-        );
+        let mut c =
+            TcpConn::new(fab.eng_ws, node.host, port, 23, fab.encap(fab.eng_ws, node.host), &mut self.rng);
         q.mark = Ctx::mark(id);
         let mut t = c.handshake(q, now, &mut self.rng) + self.ms(5, 30);
         let send = |c: &mut TcpConn, q: &mut Queue, t: i64, side: Side, bytes: &[u8]| {
             q.buf.extend_from_slice(bytes);
-            let l = if side == Side::Client {
-                label::TELNET_CLIENT
-            } else {
-                label::TELNET_SERVER
-            };
+            let l = if side == Side::Client { label::TELNET_CLIENT } else { label::TELNET_SERVER };
             c.send(q, t, side, bytes.len(), &[l])
         };
         t = send(&mut c, q, t, Side::Server, telnet::SERVER_OPTS) + self.ms(1, 5);
@@ -350,18 +273,8 @@ impl PlantActor {
         }
         c.ack(q, t + 40 * MS, Side::Server);
         let welcome = format!("\r\nLast login: from 10.30.0.77\r\nC:\\Tool\\{name}> ");
-        t = send(
-            &mut c,
-            q,
-            t + self.ms(200, 600),
-            Side::Server,
-            welcome.as_bytes(),
-        ) + self.ms(1500, 4000);
-        for cmd in [
-            "dir D:\\Recipes\r",
-            "type D:\\Tool\\config\\hsms.ini\r",
-            "exit\r",
-        ] {
+        t = send(&mut c, q, t + self.ms(200, 600), Side::Server, welcome.as_bytes()) + self.ms(1500, 4000);
+        for cmd in ["dir D:\\Recipes\r", "type D:\\Tool\\config\\hsms.ini\r", "exit\r"] {
             for ch in cmd.as_bytes() {
                 t = send(&mut c, q, t, Side::Client, &[*ch]) + self.ms(1, 3);
                 t = send(&mut c, q, t, Side::Server, &[*ch]) + self.ms(70, 200);
@@ -371,18 +284,9 @@ impl PlantActor {
                 Some(b't') => "[HSMS]\r\nMode=Passive\r\nPort=5000\r\nDeviceID=1\r\nT3=45\r\nT5=10\r\nT6=5\r\nT7=10\r\nT8=5\r\n".to_string(),
                 _ => "\r\nlogout\r\n".to_string(),
             };
-            let prompt = if cmd.starts_with("exit") {
-                String::new()
-            } else {
-                format!("C:\\Tool\\{name}> ")
-            };
-            t = send(
-                &mut c,
-                q,
-                t + self.ms(20, 80),
-                Side::Server,
-                format!("\n{out}{prompt}").as_bytes(),
-            ) + self.ms(1500, 5000);
+            let prompt = if cmd.starts_with("exit") { String::new() } else { format!("C:\\Tool\\{name}> ") };
+            t = send(&mut c, q, t + self.ms(20, 80), Side::Server, format!("\n{out}{prompt}").as_bytes())
+                + self.ms(1500, 5000);
         }
         c.close(q, t, Side::Server, &mut self.rng);
         q.mark = 0;

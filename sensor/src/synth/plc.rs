@@ -60,40 +60,18 @@ impl ModbusPoller {
         let node = &fab.plcs[plc];
         let id = &fab.ids.plcs[node.ident];
         let next_port = rng.range(49_152, 65_000) as u16;
-        let mut conn = TcpConn::new(
-            node.client,
-            node.host,
-            next_port,
-            502,
-            fab.encap(node.client, node.host),
-            &mut rng,
-        );
+        let mut conn =
+            TcpConn::new(node.client, node.host, next_port, 502, fab.encap(node.client, node.host), &mut rng);
         conn.open = mid_stream;
-        let mut blocks = vec![Block {
-            fc: 3,
-            addr: [0, 100, 400][plc % 3],
-            qty: rng.range(10, 41) as u16,
-        }];
+        let mut blocks = vec![Block { fc: 3, addr: [0, 100, 400][plc % 3], qty: rng.range(10, 41) as u16 }];
         if plc % 2 == 0 {
-            blocks.push(Block {
-                fc: 4,
-                addr: 0,
-                qty: rng.range(8, 31) as u16,
-            });
+            blocks.push(Block { fc: 4, addr: 0, qty: rng.range(8, 31) as u16 });
         }
         if plc % 3 != 2 {
-            blocks.push(Block {
-                fc: 1,
-                addr: 0,
-                qty: rng.range(16, 65) as u16,
-            });
+            blocks.push(Block { fc: 1, addr: 0, qty: rng.range(16, 65) as u16 });
         }
         if plc % 4 == 1 {
-            blocks.push(Block {
-                fc: 2,
-                addr: 0,
-                qty: rng.range(8, 33) as u16,
-            });
+            blocks.push(Block { fc: 2, addr: 0, qty: rng.range(8, 33) as u16 });
         }
         ModbusPoller {
             plc,
@@ -101,16 +79,8 @@ impl ModbusPoller {
             unit: id.unit_id,
             tid: rng.range(0, 60_000) as u16,
             blocks,
-            bad: Block {
-                fc: 3,
-                addr: 9000,
-                qty: 10,
-            },
-            phase: if mid_stream {
-                Phase::Steady
-            } else {
-                Phase::Connect
-            },
+            bad: Block { fc: 3, addr: 9000, qty: 10 },
+            phase: if mid_stream { Phase::Steady } else { Phase::Connect },
             t_cycle: 0,
             t_write: 0,
             t_reconnect: NEVER,
@@ -144,19 +114,12 @@ impl ModbusPoller {
         let s = q.buf.len();
         req(&mut q.buf);
         let len = q.since(s);
-        let t1 = self.conn.send(
-            q,
-            t,
-            Side::Client,
-            len,
-            &[label::modbus(fc, label::MB_REQUEST)],
-        );
+        let t1 = self.conn.send(q, t, Side::Client, len, &[label::modbus(fc, label::MB_REQUEST)]);
         let t2 = t1 + self.us(1_500, 12_000);
         let s = q.buf.len();
         let kind = rsp(&mut q.buf);
         let len = q.since(s);
-        self.conn
-            .send(q, t2, Side::Server, len, &[label::modbus(fc, kind)])
+        self.conn.send(q, t2, Side::Server, len, &[label::modbus(fc, kind)])
     }
 
     fn connect(&mut self, now: i64, q: &mut Queue, fab: &Fab) -> i64 {
@@ -170,11 +133,7 @@ impl ModbusPoller {
             fab.encap(node.client, node.host),
             &mut self.rng,
         );
-        self.next_port = if self.next_port >= 65_000 {
-            49_152
-        } else {
-            self.next_port + 1
-        };
+        self.next_port = if self.next_port >= 65_000 { 49_152 } else { self.next_port + 1 };
         let mut t = self.conn.handshake(q, now, &mut self.rng) + self.us(300, 3_000);
         // Read Device Identification, regular category, continuing while "more follows".
         let objs: Vec<(u8, String)> = [
@@ -195,10 +154,7 @@ impl ModbusPoller {
         while first < objs.len() {
             let tid = self.tid();
             let obj_id = objs[first].0;
-            let rest: Vec<(u8, &str)> = objs[first..]
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect();
+            let rest: Vec<(u8, &str)> = objs[first..].iter().map(|(k, v)| (*k, v.as_str())).collect();
             let mut sent = 0;
             t = self.exchange(
                 q,
@@ -220,9 +176,8 @@ impl ModbusPoller {
         let unit = self.unit;
         let noise = self.rng.next_u64();
         let seed = self.seed;
-        let regs = (0..u32::from(b.qty)).map(move |i| {
-            reg(seed, u32::from(b.addr) + i).wrapping_add(((noise >> (i % 60)) & 7) as u16)
-        });
+        let regs = (0..u32::from(b.qty))
+            .map(move |i| reg(seed, u32::from(b.addr) + i).wrapping_add(((noise >> (i % 60)) & 7) as u16));
         self.exchange(
             q,
             t,
@@ -301,11 +256,7 @@ impl ModbusPoller {
     fn init_timers(&mut self, t: i64, ctx: &Ctx) {
         self.t_cycle = t + ctx.period(&mut self.rng, self.period);
         self.t_write = t + ctx.think(&mut self.rng, 10 * 60 * SEC);
-        self.t_reconnect = if self.reconnects {
-            t + ctx.think(&mut self.rng, 40 * 60 * SEC)
-        } else {
-            NEVER
-        };
+        self.t_reconnect = if self.reconnects { t + ctx.think(&mut self.rng, 40 * 60 * SEC) } else { NEVER };
     }
 
     pub(crate) fn step(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab) -> i64 {
@@ -347,13 +298,7 @@ impl ModbusPoller {
             let s = q.buf.len();
             mb::read_req(&mut q.buf, tid, unit, b.fc, b.addr, b.qty);
             let len = q.since(s);
-            let t = self.conn.send(
-                q,
-                now,
-                Side::Client,
-                len,
-                &[label::modbus(b.fc, label::MB_REQUEST)],
-            );
+            let t = self.conn.send(q, now, Side::Client, len, &[label::modbus(b.fc, label::MB_REQUEST)]);
             let d = self.us(200, 900);
             self.conn.ack(q, t + d, Side::Server);
             if n <= 1 {
@@ -389,23 +334,12 @@ impl ModbusPoller {
         let s = q.buf.len();
         mb::diagnostics(&mut q.buf, 1, self.unit, 4, 0);
         let len = q.since(s);
-        let t = c.send(
-            q,
-            t,
-            Side::Client,
-            len,
-            &[label::modbus(8, label::MB_REQUEST)],
-        );
+        let t = c.send(q, t, Side::Client, len, &[label::modbus(8, label::MB_REQUEST)]);
         q.mark = 0;
         ctx.set_generated(p);
         let d = self.us(200, 900);
         c.ack(q, t + d, Side::Server);
-        c.close(
-            q,
-            t + self.us(300_000, 900_000),
-            Side::Client,
-            &mut self.rng,
-        );
+        c.close(q, t + self.us(300_000, 900_000), Side::Client, &mut self.rng);
         self.phase = Phase::Silent(4 + self.rng.below(3) as u32);
     }
 }

@@ -70,14 +70,7 @@ pub(crate) struct Queue {
 
 impl Queue {
     pub(crate) fn new(class: Class) -> Self {
-        Queue {
-            pkts: VecDeque::new(),
-            buf: Vec::new(),
-            head: 0,
-            last_ts: 0,
-            class,
-            mark: 0,
-        }
+        Queue { pkts: VecDeque::new(), buf: Vec::new(), head: 0, last_ts: 0, class, mark: 0 }
     }
 
     /// Appends a packet; a timestamp earlier than the previous packet's is raised to it, so
@@ -247,19 +240,11 @@ pub(crate) mod label {
     /// The summary name of a label.
     pub(crate) fn name(l: u32) -> String {
         match l >> 16 {
-            0 => NAMES
-                .get(l as usize)
-                .copied()
-                .unwrap_or("unknown")
-                .to_string(),
+            0 => NAMES.get(l as usize).copied().unwrap_or("unknown").to_string(),
             1 => format!("hsms S{}F{}", (l >> 8) & 0x7F, l & 0xFF),
             2 => {
                 let fc = (l >> 4) & 0x7F;
-                let fc_name = if fc == 43 {
-                    "fc43/14".to_string()
-                } else {
-                    format!("fc{fc}")
-                };
+                let fc_name = if fc == 43 { "fc43/14".to_string() } else { format!("fc{fc}") };
                 let kind = match l & 0xF {
                     MB_REQUEST => "request",
                     MB_RESPONSE => "response",
@@ -273,10 +258,7 @@ pub(crate) mod label {
                 let confirmed = CONFIRMED.get(svc).copied().unwrap_or("unknown-service");
                 match ty {
                     0 => format!("bacnet {confirmed} request"),
-                    1 => format!(
-                        "bacnet {}",
-                        UNCONFIRMED.get(svc).copied().unwrap_or("unknown-service")
-                    ),
+                    1 => format!("bacnet {}", UNCONFIRMED.get(svc).copied().unwrap_or("unknown-service")),
                     2 => format!("bacnet {confirmed} simple-ack"),
                     3 => format!("bacnet {confirmed} complex-ack"),
                     5 => format!("bacnet {confirmed} error"),
@@ -353,24 +335,12 @@ impl TcpConn {
 
     fn pkt(&self, ts: i64, side: Side, flags: u8, len: usize) -> Pkt {
         let (src, dst, sport, dport, seq, ack, win) = match side {
-            Side::Client => (
-                self.client,
-                self.server,
-                self.cport,
-                self.sport,
-                self.cseq,
-                self.sseq,
-                self.cwin,
-            ),
-            Side::Server => (
-                self.server,
-                self.client,
-                self.sport,
-                self.cport,
-                self.sseq,
-                self.cseq,
-                self.swin,
-            ),
+            Side::Client => {
+                (self.client, self.server, self.cport, self.sport, self.cseq, self.sseq, self.cwin)
+            }
+            Side::Server => {
+                (self.server, self.client, self.sport, self.cport, self.sseq, self.cseq, self.swin)
+            }
         };
         Pkt {
             ts,
@@ -419,14 +389,7 @@ impl TcpConn {
     /// Sends the last `len` bytes appended to `q.buf` from `side`, cut into MSS-sized segments;
     /// the receiver ACKs every second full segment. `labels` go on the first segment. Returns
     /// the time of the last segment.
-    pub(crate) fn send(
-        &mut self,
-        q: &mut Queue,
-        t: i64,
-        side: Side,
-        len: usize,
-        labels: &[u32],
-    ) -> i64 {
+    pub(crate) fn send(&mut self, q: &mut Queue, t: i64, side: Side, len: usize, labels: &[u32]) -> i64 {
         self.send_parts(q, t, side, &[len], labels)
     }
 
@@ -573,8 +536,7 @@ impl Ctx {
 
     /// Whether `id` is armed and not yet generated.
     pub(crate) fn due(&self, id: Option<PlantId>) -> bool {
-        id.and_then(|i| self.plants.get(i))
-            .is_some_and(|p| p.armed && !p.generated)
+        id.and_then(|i| self.plants.get(i)).is_some_and(|p| p.armed && !p.generated)
     }
 
     /// The queue mark for `id`.
@@ -596,18 +558,9 @@ mod tests {
     #[test]
     fn labels_have_names() {
         assert_eq!(label::name(label::hsms(2, 41)), "hsms S2F41");
-        assert_eq!(
-            label::name(label::modbus(3, label::MB_EXCEPTION)),
-            "modbus fc3 exception"
-        );
-        assert_eq!(
-            label::name(label::modbus(43, label::MB_REQUEST)),
-            "modbus fc43/14 request"
-        );
-        assert_eq!(
-            label::name(label::bacnet(3, 12)),
-            "bacnet readProperty complex-ack"
-        );
+        assert_eq!(label::name(label::modbus(3, label::MB_EXCEPTION)), "modbus fc3 exception");
+        assert_eq!(label::name(label::modbus(43, label::MB_REQUEST)), "modbus fc43/14 request");
+        assert_eq!(label::name(label::bacnet(3, 12)), "bacnet readProperty complex-ack");
         assert_eq!(label::name(label::bacnet(1, 8)), "bacnet who-Is");
         assert_eq!(label::name(label::SELECT_REQ), "hsms select.req");
     }

@@ -18,11 +18,7 @@ struct Rec {
 
 fn read_pcap(b: &[u8]) -> Vec<Rec> {
     assert_eq!(&b[0..4], &[0x4d, 0x3c, 0xb2, 0xa1], "nanosecond pcap magic");
-    assert_eq!(
-        u32::from_le_bytes(b[20..24].try_into().unwrap()),
-        1,
-        "Ethernet"
-    );
+    assert_eq!(u32::from_le_bytes(b[20..24].try_into().unwrap()), 1, "Ethernet");
     let mut out = Vec::new();
     let mut off = 24;
     while off < b.len() {
@@ -50,11 +46,7 @@ fn gen(cfg: &SynthConfig) -> (Vec<u8>, SynthSummary) {
 fn planted() -> &'static (Vec<u8>, SynthSummary, Vec<Rec>) {
     static CAP: OnceLock<(Vec<u8>, SynthSummary, Vec<Rec>)> = OnceLock::new();
     CAP.get_or_init(|| {
-        let (b, s) = gen(&SynthConfig {
-            packets: 60_000,
-            seed: 7,
-            ..SynthConfig::default()
-        });
+        let (b, s) = gen(&SynthConfig { packets: 60_000, seed: 7, ..SynthConfig::default() });
         let recs = read_pcap(&b);
         (b, s, recs)
     })
@@ -72,24 +64,14 @@ struct P<'a> {
 
 fn parse(data: &[u8]) -> P<'_> {
     let p = SlicedPacket::from_ethernet(data).unwrap();
-    let Some(NetSlice::Ipv4(ip)) = &p.net else {
-        panic!("not IPv4")
-    };
+    let Some(NetSlice::Ipv4(ip)) = &p.net else { panic!("not IPv4") };
     let h = ip.header().to_header();
-    assert_eq!(
-        h.header_checksum,
-        h.calc_header_checksum(),
-        "IPv4 header checksum"
-    );
+    assert_eq!(h.header_checksum, h.calc_header_checksum(), "IPv4 header checksum");
     let (src, dst) = (h.source, h.destination);
     let vlans = p.vlan_ids().len();
     match &p.transport {
         Some(TransportSlice::Tcp(t)) => {
-            assert_eq!(
-                t.checksum(),
-                t.calc_checksum_ipv4(src, dst).unwrap(),
-                "TCP checksum"
-            );
+            assert_eq!(t.checksum(), t.calc_checksum_ipv4(src, dst).unwrap(), "TCP checksum");
             let flags = u8::from(t.fin())
                 | u8::from(t.syn()) << 1
                 | u8::from(t.rst()) << 2
@@ -112,13 +94,7 @@ fn parse(data: &[u8]) -> P<'_> {
         Some(TransportSlice::Udp(u)) => {
             let want = u.to_header().calc_checksum_ipv4(&h, u.payload()).unwrap();
             assert_eq!(u.checksum(), want, "UDP checksum");
-            P {
-                src,
-                dst,
-                tcp: None,
-                payload: u.payload(),
-                vlans,
-            }
+            P { src, dst, tcp: None, payload: u.payload(), vlans }
         }
         other => panic!("unexpected transport {other:?}"),
     }
@@ -126,18 +102,11 @@ fn parse(data: &[u8]) -> P<'_> {
 
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
-    let cfg = SynthConfig {
-        packets: 3_000,
-        seed: 42,
-        ..SynthConfig::default()
-    };
+    let cfg = SynthConfig { packets: 3_000, seed: 42, ..SynthConfig::default() };
     let (a, sa) = gen(&cfg);
     let (b, sb) = gen(&cfg);
     assert_eq!(a, b);
-    assert_eq!(
-        serde_json::to_string(&sa).unwrap(),
-        serde_json::to_string(&sb).unwrap()
-    );
+    assert_eq!(serde_json::to_string(&sa).unwrap(), serde_json::to_string(&sb).unwrap());
     let (c, _) = gen(&SynthConfig { seed: 43, ..cfg });
     assert_ne!(a, c);
 }
@@ -145,10 +114,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 #[test]
 fn exact_packet_counts() {
     for n in [1u64, 10, 1000, 4321] {
-        let (b, s) = gen(&SynthConfig {
-            packets: n,
-            ..SynthConfig::default()
-        });
+        let (b, s) = gen(&SynthConfig { packets: n, ..SynthConfig::default() });
         assert_eq!(s.packets, n);
         assert_eq!(read_pcap(&b).len() as u64, n);
         assert_eq!(s.bytes, b.len() as u64);
@@ -158,22 +124,12 @@ fn exact_packet_counts() {
 
 #[test]
 fn tiny_captures_skip_the_planted_deviations() {
-    let (_, s) = gen(&SynthConfig {
-        packets: 1000,
-        ..SynthConfig::default()
-    });
+    let (_, s) = gen(&SynthConfig { packets: 1000, ..SynthConfig::default() });
     assert!(s.planted.is_empty());
     assert_eq!(s.planted_skipped.len(), PLANT_KINDS.len());
-    assert!(s
-        .planted_skipped
-        .iter()
-        .all(|k| k.reason.contains("too short")));
+    assert!(s.planted_skipped.iter().all(|k| k.reason.contains("too short")));
     assert!(s.assets.iter().all(|a| a.ip != "10.99.0.66"));
-    let (_, s) = gen(&SynthConfig {
-        packets: 1000,
-        plant: false,
-        ..SynthConfig::default()
-    });
+    let (_, s) = gen(&SynthConfig { packets: 1000, plant: false, ..SynthConfig::default() });
     assert!(s.planted.is_empty() && s.planted_skipped.is_empty());
 }
 
@@ -185,11 +141,7 @@ fn packets_parse_with_valid_checksums_and_sane_sizes_and_times() {
     for r in recs {
         assert!(r.ts >= last, "timestamps go backwards");
         last = r.ts;
-        assert!(
-            (60..=1514).contains(&r.data.len()),
-            "frame of {} bytes",
-            r.data.len()
-        );
+        assert!((60..=1514).contains(&r.data.len()), "frame of {} bytes", r.data.len());
         let p = parse(&r.data);
         tagged += usize::from(p.vlans >= 1);
         qinq += usize::from(p.vlans == 2);
@@ -198,10 +150,7 @@ fn packets_parse_with_valid_checksums_and_sane_sizes_and_times() {
     assert_eq!(recs.last().map(|r| r.ts), Some(s.last_ts_ns));
     assert!(s.first_ts_ns >= DEFAULT_START_NS);
     let n = recs.len();
-    assert!(
-        tagged > n / 5 && tagged < n * 9 / 10,
-        "{tagged} tagged of {n}"
-    );
+    assert!(tagged > n / 5 && tagged < n * 9 / 10, "{tagged} tagged of {n}");
     assert!(qinq > 0 && qinq < n / 5, "{qinq} QinQ of {n}");
 }
 
@@ -211,12 +160,8 @@ fn duration_follows_the_configuration() {
     // 60k packets at the default pace: about 216 s.
     let span = (s.last_ts_ns - s.first_ts_ns) as f64 / SEC as f64;
     assert!((100.0..400.0).contains(&span), "span {span} s");
-    let cfg = SynthConfig {
-        packets: 20_000,
-        duration_ns: 3600 * SEC,
-        plant: false,
-        ..SynthConfig::default()
-    };
+    let cfg =
+        SynthConfig { packets: 20_000, duration_ns: 3600 * SEC, plant: false, ..SynthConfig::default() };
     let (_, s) = gen(&cfg);
     let span = (s.last_ts_ns - s.first_ts_ns) as f64 / SEC as f64;
     assert!((1800.0..7200.0).contains(&span), "span {span} s");
@@ -227,17 +172,8 @@ fn traffic_mix_is_mostly_ot() {
     let (_, s, _) = planted();
     let c = |k: &str| s.packets_by_class.get(k).copied().unwrap_or(0);
     let ot = c("hsms") + c("modbus") + c("bacnet");
-    assert!(
-        ot * 100 >= s.packets * 55,
-        "OT share {ot}/{}: {:?}",
-        s.packets,
-        s.packets_by_class
-    );
-    assert!(
-        c("it") * 100 >= s.packets * 5,
-        "IT share {:?}",
-        s.packets_by_class
-    );
+    assert!(ot * 100 >= s.packets * 55, "OT share {ot}/{}: {:?}", s.packets, s.packets_by_class);
+    assert!(c("it") * 100 >= s.packets * 5, "IT share {:?}", s.packets_by_class);
     for k in [
         "hsms select.req",
         "hsms linktest.req",
@@ -285,11 +221,7 @@ fn traffic_mix_is_mostly_ot() {
         "tls client",
         "telnet client",
     ] {
-        assert!(
-            s.messages.get(k).copied().unwrap_or(0) > 0,
-            "no {k}: {:?}",
-            s.messages
-        );
+        assert!(s.messages.get(k).copied().unwrap_or(0) > 0, "no {k}: {:?}", s.messages);
     }
 }
 
@@ -317,10 +249,7 @@ fn reassemble(recs: &[Rec]) -> HashMap<FlowKey, (Vec<u8>, bool)> {
         assert_eq!(seq, exp, "sequence gap in {key:?}");
         if flags & 0x10 != 0 {
             if let Some(peer) = next.get(&rev) {
-                assert_eq!(
-                    ack, *peer,
-                    "ack does not match the peer's next sequence number in {key:?}"
-                );
+                assert_eq!(ack, *peer, "ack does not match the peer's next sequence number in {key:?}");
             }
             // A pure ACK must acknowledge something new (no duplicate ACKs).
             let prev = last_ack.insert(key, ack);
@@ -331,10 +260,7 @@ fn reassemble(recs: &[Rec]) -> HashMap<FlowKey, (Vec<u8>, bool)> {
         let st = streams.entry(key).or_insert_with(|| (Vec::new(), false));
         st.0.extend_from_slice(p.payload);
         let fin = u32::from(flags & 0x01 != 0);
-        next.insert(
-            key,
-            seq.wrapping_add(p.payload.len() as u32).wrapping_add(fin),
-        );
+        next.insert(key, seq.wrapping_add(p.payload.len() as u32).wrapping_add(fin));
     }
     streams
 }
@@ -380,9 +306,7 @@ fn tcp_streams_are_consistent_and_frame_into_messages() {
             }
             modbus_adus += fr.len();
         } else if hsms_ports.contains(&port) {
-            let (fr, cut) = frames(bytes, 4, |b| {
-                u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
-            });
+            let (fr, cut) = frames(bytes, 4, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
             truncated += usize::from(cut);
             for f in &fr {
                 assert!(f.len() >= 14, "HSMS length >= 10");
@@ -398,10 +322,7 @@ fn tcp_streams_are_consistent_and_frame_into_messages() {
             hsms_msgs += fr.len();
         }
     }
-    assert!(
-        hsms_msgs > 1000 && modbus_adus > 1000,
-        "{hsms_msgs} HSMS messages, {modbus_adus} Modbus ADUs"
-    );
+    assert!(hsms_msgs > 1000 && modbus_adus > 1000, "{hsms_msgs} HSMS messages, {modbus_adus} Modbus ADUs");
     // Only conversations still open at the end of the capture may stop inside a message.
     assert!(truncated <= 4, "{truncated} streams end inside a message");
     assert!(mid_stream > 5, "{mid_stream} directions seen without a SYN");
@@ -422,8 +343,7 @@ fn hsms_segments_hold_several_messages_and_messages_span_segments() {
             prefix_only += 1;
             continue;
         }
-        let n =
-            u32::from_be_bytes([p.payload[0], p.payload[1], p.payload[2], p.payload[3]]) as usize;
+        let n = u32::from_be_bytes([p.payload[0], p.payload[1], p.payload[2], p.payload[3]]) as usize;
         if n + 4 < p.payload.len() {
             multi += 1;
         } else if n + 4 > p.payload.len() {
@@ -431,34 +351,19 @@ fn hsms_segments_hold_several_messages_and_messages_span_segments() {
         }
     }
     assert!(multi > 10, "{multi} segments with several messages");
-    assert!(
-        prefix_only > 10,
-        "{prefix_only} segments with only a length prefix"
-    );
+    assert!(prefix_only > 10, "{prefix_only} segments with only a length prefix");
     assert!(big > 10, "{big} messages longer than their first segment");
 }
 
 fn hsms_header(payload: &[u8]) -> Option<(u8, u8, bool, u8)> {
-    (payload.len() >= 14).then(|| {
-        (
-            payload[6] & 0x7F,
-            payload[7],
-            payload[6] & 0x80 != 0,
-            payload[9],
-        )
-    })
+    (payload.len() >= 14).then(|| (payload[6] & 0x7F, payload[7], payload[6] & 0x80 != 0, payload[9]))
 }
 
 #[test]
 fn planted_frames_carry_the_described_traffic() {
     let (_, s, recs) = planted();
     let kinds: BTreeSet<&str> = s.planted.iter().map(|p| p.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        PLANT_KINDS.iter().copied().collect(),
-        "skipped: {:?}",
-        s.planted_skipped
-    );
+    assert_eq!(kinds, PLANT_KINDS.iter().copied().collect(), "skipped: {:?}", s.planted_skipped);
     assert!(s.planted_skipped.is_empty());
     let ip = |s: &str| -> [u8; 4] {
         let v: Vec<u8> = s.split('.').map(|x| x.parse().unwrap()).collect();
@@ -486,23 +391,15 @@ fn planted_frames_carry_the_described_traffic() {
         let any = |f: &dyn Fn(&P<'_>) -> bool| pk.iter().any(|(_, p)| f(p));
         match d.kind.as_str() {
             "rogue_hsms_session" => {
-                assert_eq!(
-                    pk[0].1.tcp.map(|t| t.4 & 0x02),
-                    Some(0x02),
-                    "starts with the SYN"
-                );
+                assert_eq!(pk[0].1.tcp.map(|t| t.4 & 0x02), Some(0x02), "starts with the SYN");
                 assert!(
                     any(&|p| from_src(p) && hsms_header(p.payload).is_some_and(|h| h.3 == 1)),
                     "Select.req"
                 );
             }
             "rogue_remote_command" => {
-                assert!(any(
-                    &|p| from_src(p) && hsms_header(p.payload) == Some((2, 41, true, 0))
-                ));
-                assert!(any(
-                    &|p| !from_src(p) && hsms_header(p.payload) == Some((2, 42, false, 0))
-                ));
+                assert!(any(&|p| from_src(p) && hsms_header(p.payload) == Some((2, 41, true, 0))));
+                assert!(any(&|p| !from_src(p) && hsms_header(p.payload) == Some((2, 42, false, 0))));
             }
             "rogue_recipe_download" => {
                 assert_eq!(hsms_header(pk[0].1.payload), Some((7, 3, true, 0)));
@@ -520,24 +417,18 @@ fn planted_frames_carry_the_described_traffic() {
                 assert_ne!(Some(new), tool.softrev.as_deref());
                 let has = |p: &P<'_>| p.payload.windows(new.len()).any(|w| w == new.as_bytes());
                 assert!(any(&|p| from_src(p)
-                    && hsms_header(p.payload)
-                        .is_some_and(|h| h.0 == 1 && h.1 == 14)
+                    && hsms_header(p.payload).is_some_and(|h| h.0 == 1 && h.1 == 14)
                     && has(p)));
-                assert!(any(&|p| !from_src(p)
-                    && hsms_header(p.payload)
-                        .is_some_and(|h| h.0 == 1 && h.1 == 13)));
+                assert!(any(
+                    &|p| !from_src(p) && hsms_header(p.payload).is_some_and(|h| h.0 == 1 && h.1 == 13)
+                ));
             }
             "modbus_unexpected_write" => {
                 assert!(any(&|p| from_src(p) && p.payload.get(7) == Some(&6)));
             }
             "modbus_force_listen_only" => {
-                assert!(any(
-                    &|p| from_src(p) && p.payload.get(7..10) == Some(&[8, 0, 4])
-                ));
-                assert!(
-                    !any(&|p| !from_src(p) && !p.payload.is_empty()),
-                    "no response"
-                );
+                assert!(any(&|p| from_src(p) && p.payload.get(7..10) == Some(&[8, 0, 4])));
+                assert!(!any(&|p| !from_src(p) && !p.payload.is_empty()), "no response");
             }
             "conduit_violation" => {
                 assert_eq!(src[..2], [10, 50]);
@@ -560,9 +451,7 @@ fn planted_frames_carry_the_described_traffic() {
             }
             "bacnet_whois_flood" => {
                 assert!((190..=210).contains(&pk.len()), "{} Who-Is", pk.len());
-                assert!(pk
-                    .iter()
-                    .all(|(_, p)| p.payload.get(6..8) == Some(&[0x10, 0x08])));
+                assert!(pk.iter().all(|(_, p)| p.payload.get(6..8) == Some(&[0x10, 0x08])));
                 let span = pk.last().unwrap().0 - pk[0].0;
                 assert!(span < 10 * SEC, "flood spans {span} ns");
             }
@@ -570,13 +459,7 @@ fn planted_frames_carry_the_described_traffic() {
         }
     }
     // Planted hosts are listed as assets.
-    for ip in [
-        "10.99.0.66",
-        "10.30.0.77",
-        "10.10.9.23",
-        "10.40.9.50",
-        "10.50.20.37",
-    ] {
+    for ip in ["10.99.0.66", "10.30.0.77", "10.10.9.23", "10.40.9.50", "10.50.20.37"] {
         assert!(s.assets.iter().any(|a| a.ip == ip), "{ip} not in assets");
     }
 }
@@ -592,11 +475,7 @@ fn advisory_identities_reach_the_wire() {
     let (b, s) = gen(&cfg);
     assert!(b.windows(12).any(|w| w == b"BMX P34 2020"));
     assert!(b.windows(7).any(|w| w == b"PXC22.D"));
-    let m340 = s
-        .assets
-        .iter()
-        .find(|a| a.product_code.as_deref() == Some("BMX P34 2020"))
-        .unwrap();
+    let m340 = s.assets.iter().find(|a| a.product_code.as_deref() == Some("BMX P34 2020")).unwrap();
     assert_eq!(m340.revision.as_deref(), Some("v3.20"));
     assert_eq!(m340.level, "L1");
 }

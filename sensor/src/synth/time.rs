@@ -17,14 +17,7 @@ pub(crate) fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (sod / 3600) as u32,
-        ((sod / 60) % 60) as u32,
-        (sod % 60) as u32,
-    )
+    (y, m, d, (sod / 3600) as u32, ((sod / 60) % 60) as u32, (sod % 60) as u32)
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's days-from-civil algorithm).
@@ -51,9 +44,7 @@ fn num(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter().try_fold(0u32, |acc, c| {
-        acc.checked_mul(10)?.checked_add(u32::from(c - b'0'))
-    })
+    s.iter().try_fold(0u32, |acc, c| acc.checked_mul(10)?.checked_add(u32::from(c - b'0')))
 }
 
 /// Parses an RFC 3339 timestamp such as `2026-11-16T08:00:00Z`, `2026-11-16 08:00:00.5+09:00`
@@ -71,8 +62,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let (y, mo, d) = (i64::from(num(&b[0..4])?), num(&b[5..7])?, num(&b[8..10])?);
     let (h, mi, se) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60
-    {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
     let mut rest = &b[19..];
@@ -124,18 +114,9 @@ mod tests {
 
     #[test]
     fn rfc3339() {
-        assert_eq!(
-            parse_rfc3339("2026-11-16T08:00:00Z"),
-            Some(1_794_816_000 * NS)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-11-16t17:00:00.25+09:00"),
-            Some(1_794_816_000 * NS + 250_000_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-11-16 03:30:00.000000001-04:30"),
-            Some(1_794_816_000 * NS + 1)
-        );
+        assert_eq!(parse_rfc3339("2026-11-16T08:00:00Z"), Some(1_794_816_000 * NS));
+        assert_eq!(parse_rfc3339("2026-11-16t17:00:00.25+09:00"), Some(1_794_816_000 * NS + 250_000_000));
+        assert_eq!(parse_rfc3339("2026-11-16 03:30:00.000000001-04:30"), Some(1_794_816_000 * NS + 1));
         for bad in [
             "2026-11-16",
             "2026-13-01T00:00:00Z",

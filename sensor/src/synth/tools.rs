@@ -88,9 +88,7 @@ impl HsmsLink {
             &mut rng,
         );
         let nsv = 4 + tool % 5;
-        let svids = (0..nsv)
-            .map(|i| [1u32, 2, 3, 10, 11, 20, 21, 30, 31][i % 9])
-            .collect();
+        let svids = (0..nsv).map(|i| [1u32, 2, 3, 10, 11, 20, 21, 30, 31][i % 9]).collect();
         let mut link = HsmsLink {
             tool,
             conn,
@@ -100,11 +98,7 @@ impl HsmsLink {
             softrev: id.softrev.clone(),
             split_prefix: tool % 7 == 3,
             events_enabled: true,
-            phase: if mid_stream {
-                Phase::Steady
-            } else {
-                Phase::Connect
-            },
+            phase: if mid_stream { Phase::Steady } else { Phase::Connect },
             t_linktest: 0,
             t_status: 0,
             t_lot: 0,
@@ -149,11 +143,7 @@ impl HsmsLink {
     /// The receiver of a primary answers after `latency`; a slow answer is preceded by the
     /// receiver's delayed ACK.
     fn reply_after(&mut self, q: &mut Queue, t: i64, receiver: Side, latency: i64) -> i64 {
-        let delack = if receiver == Side::Server {
-            200 * MS
-        } else {
-            40 * MS
-        };
+        let delack = if receiver == Side::Server { 200 * MS } else { 40 * MS };
         if latency > delack {
             self.conn.ack(q, t + delack, receiver);
         }
@@ -163,11 +153,7 @@ impl HsmsLink {
     /// A delayed ACK for the last message, unless the side talks again soon.
     fn maybe_ack(&mut self, q: &mut Queue, t: i64, side: Side) {
         if self.rng.chance(0.55) {
-            let d = if side == Side::Server {
-                200 * MS
-            } else {
-                40 * MS
-            };
+            let d = if side == Side::Server { 200 * MS } else { 40 * MS };
             self.conn.ack(q, t + d, side);
         }
     }
@@ -200,14 +186,7 @@ impl HsmsLink {
 
     /// Connects, Selects, establishes communications and reads the identity. `mark`: the
     /// planted SOFTREV change whose messages these are.
-    fn connect(
-        &mut self,
-        now: i64,
-        q: &mut Queue,
-        ctx: &mut Ctx,
-        fab: &Fab,
-        mark: Option<PlantId>,
-    ) -> i64 {
+    fn connect(&mut self, now: i64, q: &mut Queue, ctx: &mut Ctx, fab: &Fab, mark: Option<PlantId>) -> i64 {
         let node = &fab.tools[self.tool];
         let id = &fab.ids.tools[node.ident];
         self.conn = TcpConn::new(
@@ -218,11 +197,7 @@ impl HsmsLink {
             fab.encap(node.eap, node.host),
             &mut self.rng,
         );
-        self.next_port = if self.next_port >= 60_999 {
-            32_768
-        } else {
-            self.next_port + 1
-        };
+        self.next_port = if self.next_port >= 60_999 { 32_768 } else { self.next_port + 1 };
         let mut t = self.conn.handshake(q, now, &mut self.rng);
         t += self.ms(1, 5);
         let sys = self.hsys();
@@ -329,11 +304,7 @@ impl HsmsLink {
     }
 
     fn next_due(&self) -> i64 {
-        self.t_linktest
-            .min(self.t_status)
-            .min(self.t_lot)
-            .min(self.t_alarm)
-            .min(self.t_misc)
+        self.t_linktest.min(self.t_status).min(self.t_lot).min(self.t_alarm).min(self.t_misc)
     }
 
     fn init_timers(&mut self, t: i64, ctx: &Ctx) {
@@ -581,17 +552,7 @@ impl HsmsLink {
             let sys = self.esys();
             self.dataid = self.dataid.wrapping_add(1);
             let v = 20.0 + (self.rng.below(3000) as f32) / 100.0;
-            Self::s6f11(
-                &mut q.buf,
-                dev,
-                sys,
-                self.dataid,
-                *c,
-                &lot,
-                &self.ppid,
-                slot,
-                v,
-            );
+            Self::s6f11(&mut q.buf, dev, sys, self.dataid, *c, &lot, &self.ppid, slot, v);
             syss.push(sys);
             labels.push(label::hsms(6, 11));
         }
@@ -614,14 +575,7 @@ impl HsmsLink {
         }
     }
 
-    fn rcmd(
-        &mut self,
-        q: &mut Queue,
-        t: i64,
-        rcmd: &'static str,
-        params: &[(&str, &str)],
-        hcack: u8,
-    ) -> i64 {
+    fn rcmd(&mut self, q: &mut Queue, t: i64, rcmd: &'static str, params: &[(&str, &str)], hcack: u8) -> i64 {
         let dev = self.dev;
         let sys = self.hsys();
         let lat = self.ms(5, 60);
@@ -654,15 +608,11 @@ impl HsmsLink {
                 t = self.rcmd(q, t, "PP-SELECT", &[("PPID", &ppid)], 0) + self.ms(10, 200);
                 let lot = format!("LOT{:06}", self.lot_no);
                 let hcack = if self.rng.chance(0.2) { 4 } else { 0 };
-                t = self.rcmd(q, t, "START", &[("LOTID", &lot), ("PORTID", "1")], hcack)
-                    + self.ms(50, 500);
+                t = self.rcmd(q, t, "START", &[("LOTID", &lot), ("PORTID", "1")], hcack) + self.ms(50, 500);
                 let wafers = 1 + self.rng.below(25) as u32;
                 t = self.events(q, t, &[CEID_PROCESS_STARTED, CEID_WAFER_STARTED], 1);
                 self.ack_events(q, t);
-                self.lot = Lot::Running {
-                    wafers_left: wafers,
-                    slot: 1,
-                };
+                self.lot = Lot::Running { wafers_left: wafers, slot: 1 };
                 self.t_lot = now + ctx.period(&mut self.rng, 40 * SEC);
             }
             Lot::Running { wafers_left, slot } => {
@@ -673,27 +623,14 @@ impl HsmsLink {
                     self.lot = Lot::Idle;
                     self.t_lot = now + ctx.think(&mut self.rng, 120 * SEC);
                 } else if wafers_left <= 1 {
-                    let t = self.events(
-                        q,
-                        now,
-                        &[CEID_WAFER_COMPLETED, CEID_PROCESS_COMPLETED],
-                        slot,
-                    );
+                    let t = self.events(q, now, &[CEID_WAFER_COMPLETED, CEID_PROCESS_COMPLETED], slot);
                     self.ack_events(q, t);
                     self.lot = Lot::Idle;
                     self.t_lot = now + ctx.think(&mut self.rng, 90 * SEC);
                 } else {
-                    let t = self.events(
-                        q,
-                        now,
-                        &[CEID_WAFER_COMPLETED, CEID_WAFER_STARTED],
-                        slot + 1,
-                    );
+                    let t = self.events(q, now, &[CEID_WAFER_COMPLETED, CEID_WAFER_STARTED], slot + 1);
                     self.ack_events(q, t);
-                    self.lot = Lot::Running {
-                        wafers_left: wafers_left - 1,
-                        slot: slot + 1,
-                    };
+                    self.lot = Lot::Running { wafers_left: wafers_left - 1, slot: slot + 1 };
                     self.t_lot = now + ctx.period(&mut self.rng, 40 * SEC);
                 }
             }
