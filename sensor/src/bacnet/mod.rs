@@ -38,6 +38,8 @@ pub mod record;
 pub mod services;
 pub mod state;
 pub mod tags;
+#[cfg(test)]
+mod tests;
 
 pub use record::BacnetRecord;
 pub use state::BacnetParser;
