@@ -504,29 +504,43 @@ pub struct BacnetIdentity {
 }
 
 impl BacnetIdentity {
-    /// Takes a device property value into the identity; false when the property is not one
-    /// the identity keeps.
-    pub fn absorb(&mut self, property: u32, value: &BacnetValue) -> bool {
-        let text = || value.as_text().map(str::to_owned);
-        let num = || value.as_u64().and_then(|v| u32::try_from(v).ok());
-        match property {
-            prop::OBJECT_NAME => self.object_name = text(),
-            prop::VENDOR_NAME => self.vendor_name = text(),
-            prop::MODEL_NAME => self.model_name = text(),
-            prop::FIRMWARE_REVISION => self.firmware = text(),
-            prop::APPLICATION_SOFTWARE_VERSION => self.app_software = text(),
-            prop::LOCATION => self.location = text(),
-            prop::DESCRIPTION => self.description = text(),
-            prop::SERIAL_NUMBER => self.serial_number = text(),
-            prop::VENDOR_IDENTIFIER => self.vendor_id = num(),
-            prop::PROTOCOL_VERSION => self.protocol_version = num(),
-            prop::PROTOCOL_REVISION => self.protocol_revision = num(),
-            prop::DATABASE_REVISION => self.database_revision = num(),
-            prop::MAX_APDU_LENGTH_ACCEPTED => self.max_apdu = num(),
-            prop::SEGMENTATION_SUPPORTED => self.segmentation = num(),
-            _ => return false,
+    /// Takes a device property value into the identity. `None` when the property is not one
+    /// the identity keeps; `Some(false)` when it is but the value has the wrong datatype
+    /// (e.g. an object-name that is not a CharacterString), which leaves the identity as it was.
+    pub fn absorb(&mut self, property: u32, value: &BacnetValue) -> Option<bool> {
+        fn set<T>(slot: &mut Option<T>, v: Option<T>) -> bool {
+            let ok = v.is_some();
+            if ok {
+                *slot = v;
+            }
+            ok
         }
-        true
+        let text = value.as_text().map(str::to_owned);
+        let num = value.as_u64().and_then(|v| u32::try_from(v).ok());
+        Some(match property {
+            prop::OBJECT_NAME => set(&mut self.object_name, text),
+            prop::VENDOR_NAME => set(&mut self.vendor_name, text),
+            prop::MODEL_NAME => set(&mut self.model_name, text),
+            prop::FIRMWARE_REVISION => set(&mut self.firmware, text),
+            prop::APPLICATION_SOFTWARE_VERSION => set(&mut self.app_software, text),
+            prop::LOCATION => set(&mut self.location, text),
+            prop::DESCRIPTION => set(&mut self.description, text),
+            prop::SERIAL_NUMBER => set(&mut self.serial_number, text),
+            prop::VENDOR_IDENTIFIER => set(&mut self.vendor_id, num),
+            prop::PROTOCOL_VERSION => set(&mut self.protocol_version, num),
+            prop::PROTOCOL_REVISION => set(&mut self.protocol_revision, num),
+            prop::DATABASE_REVISION => set(&mut self.database_revision, num),
+            prop::MAX_APDU_LENGTH_ACCEPTED => set(&mut self.max_apdu, num),
+            prop::SEGMENTATION_SUPPORTED => set(&mut self.segmentation, num),
+            // Read on the wildcard instance, object-identifier tells the device's instance.
+            prop::OBJECT_IDENTIFIER => match value {
+                BacnetValue::ObjectId(o) if o.is_device() => {
+                    set(&mut self.device_instance, Some(o.instance))
+                }
+                _ => false,
+            },
+            _ => return None,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -768,6 +782,9 @@ impl BacnetRecord {
                             write!(s, " {d}")?;
                         }
                     }
+                }
+                None if self.npdu.is_some() => {
+                    s.push_str("npdu without a decodable apdu");
                 }
                 None => {
                     s.push_str("bvlc ");

@@ -349,8 +349,12 @@ impl Dec<'_> {
             .out
             .identity
             .get_or_insert_with(BacnetIdentity::default);
-        if id.absorb(property, value) && object.instance != BacnetObjectId::WILDCARD_INSTANCE {
-            id.device_instance = Some(object.instance);
+        match id.absorb(property, value) {
+            Some(true) if object.instance != BacnetObjectId::WILDCARD_INSTANCE => {
+                id.device_instance = Some(object.instance);
+            }
+            Some(false) => self.flags.flag("identity_property_bad_type"),
+            _ => {}
         }
         if id.is_empty() {
             self.out.identity = None;

@@ -84,6 +84,11 @@ fn count(n: usize) -> u32 {
 /// BACnet/IPv6 BVLL there is malformed). `max_values` caps the lists kept in the record.
 pub fn decode_datagram(data: &[u8], ipv4: bool, max_values: usize) -> DatagramDecode<'_> {
     let mut d = DatagramDecode::default();
+    if data.is_empty() {
+        // An empty datagram to a BACnet port (port scanners send them) carries no BVLL at all.
+        d.flags.malformed("bvlc_empty_datagram");
+        return d;
+    }
     let Ok((h, _)) = parse_bvlc_header(data) else {
         d.record.bvlc_type = data.first().copied().unwrap_or(0);
         d.record.bvlc = data.get(1).copied().unwrap_or(0);
@@ -690,14 +695,16 @@ impl BacnetParser {
                     return (None, None, false);
                 }
                 if let Some(old) = self.pending.get(&as_request) {
-                    d.flags.flag(if old.service == service {
-                        "request_retransmitted"
-                    } else {
-                        "invoke_id_reused"
-                    });
                     if old.service == service && !h.segmented() {
                         // Keep the first transmission: the latency counts from it.
+                        d.flags.flag("request_retransmitted");
                         return (None, None, false);
+                    }
+                    // The requester reused the invoke id for another request: it gave up on
+                    // the old one, which is reported as unanswered.
+                    d.flags.flag("invoke_id_reused");
+                    if let Some(old) = self.pending.remove(&as_request) {
+                        Self::report(cx, &as_request, &old, TxOutcome::Timeout);
                     }
                 }
                 let (object, property) = d.what.unwrap_or((None, None));
