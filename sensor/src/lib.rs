@@ -5,10 +5,17 @@
 //! ([`hsms`], [`modbus`], [`bacnet`]) turn bytes into [`record`]s, and the [`pipeline`] runs it
 //! all on worker threads with bounded channels. See `docs/ARCHITECTURE.md`.
 
+pub mod alert;
 pub mod app;
 pub mod bacnet;
 pub mod capture;
+pub mod dissect;
+pub mod engine;
+pub mod flow;
 pub mod hsms;
 pub mod modbus;
+pub mod pipeline;
 pub mod record;
 pub mod synth;
+pub mod tcp;
+pub mod time;

@@ -111,9 +111,74 @@ pub struct TxEvent {
     pub what: String,
 }
 
+/// When a flow record is emitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowPhase {
+    /// The server side sent its first packet (SYN-ACK, or any packet of a flow picked up
+    /// mid-stream, or a UDP reply): a service answered.
+    Answered,
+    /// The flow ended; the record carries its totals.
+    End,
+}
+
+/// A flow seen on the wire (any protocol), for the inventory and the `flows` table.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRecord {
+    pub flow: u64,
+    pub phase: FlowPhase,
+    pub transport: crate::app::Transport,
+    pub client: IpAddr,
+    pub client_port: u16,
+    pub server: IpAddr,
+    pub server_port: u16,
+    /// Ethernet source addresses seen from each side (absent on link types without MACs).
+    #[serde(serialize_with = "ser_mac")]
+    pub client_mac: Option<[u8; 6]>,
+    #[serde(serialize_with = "ser_mac")]
+    pub server_mac: Option<[u8; 6]>,
+    pub vlan: u32,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub first_frame: u64,
+    pub packets_to_server: u64,
+    pub packets_to_client: u64,
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    /// Decoded application protocol, if any.
+    pub app: Option<&'static str>,
+    /// Client/server roles come from the handshake (not guessed).
+    pub roles_from_syn: bool,
+    /// The server side sent at least one packet.
+    pub answered: bool,
+    pub syn: bool,
+    pub syn_ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// IP TTL / hop limit of the first packet from each side.
+    pub client_ttl: u8,
+    pub server_ttl: u8,
+    /// Why the flow ended (`closed`, `idle`, `evicted`, `end_of_input`), for `End` records.
+    pub end: Option<&'static str>,
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(m: &[u8; 6]) -> String {
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+fn ser_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&format_mac(m)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Everything the decoders hand to the rest of the sensor.
 #[derive(Clone, Debug)]
 pub enum Event {
     Message(Box<OtMessage>),
     Transaction(TxEvent),
+    /// Emitted only when `EngineConfig::flow_events` is on.
+    Flow(Box<FlowRecord>),
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`.ci/run` calls this script).
+#
+# Installs what the tests need and is missing (Debian packages: tshark for the differential
+# tests, tcpdump, iproute2 for the live-capture tests), then runs every test of the workspace.
+# Tests read the shared corpus from ../shared/ beside the checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if ((${#need_apt[@]})); then
+    echo "test-all: installing ${need_apt[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    # tshark's package asks whether non-root users may capture: answer no, without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -d ../shared/corpus ]; then
+    echo "test-all: ../shared/ (corpus, public captures, scorers) is missing beside the checkout" >&2
+    exit 1
+fi
+
+export FABMON_REQUIRE_TOOLS=1
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --release --no-fail-fast
+else
+    cargo test --workspace --release --no-fail-fast
+fi
+cargo test --workspace --release --doc
