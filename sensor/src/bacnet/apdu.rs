@@ -151,21 +151,14 @@ pub struct ApduSlice<'a> {
 }
 
 fn byte(input: &[u8], at: usize) -> Result<u8, BacnetError> {
-    input
-        .get(at)
-        .copied()
-        .ok_or_else(|| BacnetError::need(at + 1, input.len()))
+    input.get(at).copied().ok_or_else(|| BacnetError::need(at + 1, input.len()))
 }
 
 /// Parses an APDU header (20.1.2–20.1.9). Returns it with the rest of `input` as body, and the
 /// header length. A header cut short is `Incomplete`; types 8–15 are `Malformed`.
 pub fn parse_apdu(input: &[u8]) -> Result<(ApduSlice<'_>, usize), BacnetError> {
     let first = byte(input, 0)?;
-    let mut h = ApduHeader {
-        pdu_type: first >> 4,
-        pdu_flags: first & 0x0f,
-        ..ApduHeader::default()
-    };
+    let mut h = ApduHeader { pdu_type: first >> 4, pdu_flags: first & 0x0f, ..ApduHeader::default() };
     let at = match h.pdu_type {
         0 => {
             let m = byte(input, 1)?;
@@ -227,9 +220,7 @@ mod tests {
     fn confirmed_request_header() {
         // 0x00 confirmed, no SEG | 0x05: max-segs unspecified, max-APDU 1476 | invoke 1 |
         // service 12 readProperty | data.
-        let d = [
-            0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19, 0x79,
-        ];
+        let d = [0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19, 0x79];
         let (a, used) = parse_apdu(&d).unwrap();
         assert_eq!(used, 4);
         assert_eq!(a.header.invoke_id, Some(1));
@@ -256,24 +247,15 @@ mod tests {
         assert!(a.header.server() && !a.header.nak());
         // Reject invoke 9 reason 9 unrecognized-service.
         let (a, _) = parse_apdu(&[0x60, 0x09, 0x09]).unwrap();
-        assert_eq!(
-            (a.header.invoke_id, a.header.reason, a.header.service),
-            (Some(9), Some(9), None)
-        );
+        assert_eq!((a.header.invoke_id, a.header.reason, a.header.service), (Some(9), Some(9), None));
         // Abort from the server, reason 4.
         let (a, _) = parse_apdu(&[0x71, 0x02, 0x04]).unwrap();
         assert!(a.header.server());
         assert_eq!(a.header.reason, Some(4));
         // Undefined type 15.
-        assert_eq!(
-            parse_apdu(&[0xf0, 0x05]),
-            Err(BacnetError::malformed(0, "apdu_bad_type"))
-        );
+        assert_eq!(parse_apdu(&[0xf0, 0x05]), Err(BacnetError::malformed(0, "apdu_bad_type")));
         // Confirmed request without service choice (the corpus case).
-        assert_eq!(
-            parse_apdu(&[0x00, 0x05, 0x35]),
-            Err(BacnetError::need(4, 3))
-        );
+        assert_eq!(parse_apdu(&[0x00, 0x05, 0x35]), Err(BacnetError::need(4, 3)));
     }
 
     #[test]

@@ -97,11 +97,7 @@ pub struct BvlcHeader {
 pub fn parse_bvlc_header(input: &[u8]) -> Result<(BvlcHeader, usize), BacnetError> {
     match input {
         [t, f, l0, l1, ..] => Ok((
-            BvlcHeader {
-                bvlc_type: *t,
-                function: BvlcFunction(*f),
-                length: u16::from_be_bytes([*l0, *l1]),
-            },
+            BvlcHeader { bvlc_type: *t, function: BvlcFunction(*f), length: u16::from_be_bytes([*l0, *l1]) },
             BVLC_HEADER_LEN,
         )),
         _ => Err(BacnetError::need(BVLC_HEADER_LEN, input.len())),
@@ -162,10 +158,7 @@ pub enum BvlcPayload<'a> {
     /// Read-BDT (J.2.3) or Read-FDT (J.2.7): no payload.
     Empty,
     /// Forwarded-NPDU (J.2.5): the original source and the NPDU.
-    Forwarded {
-        orig_src: SocketAddrV4,
-        npdu: &'a [u8],
-    },
+    Forwarded { orig_src: SocketAddrV4, npdu: &'a [u8] },
     /// Register-Foreign-Device (J.2.6): time-to-live in seconds.
     RegisterForeignDevice { ttl: u16 },
     /// Read-FDT-Ack (J.2.8): entries of 10 bytes.
@@ -207,18 +200,13 @@ impl BdtTable<'_> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = BdtEntry> + '_ {
-        self.entries
-            .chunks_exact(TABLE_ENTRY_LEN)
-            .filter_map(|c| match *c {
-                [a, b, c0, d, p0, p1, m0, m1, m2, m3] => Some(BdtEntry {
-                    addr: SocketAddrV4::new(
-                        Ipv4Addr::new(a, b, c0, d),
-                        u16::from_be_bytes([p0, p1]),
-                    ),
-                    mask: Ipv4Addr::new(m0, m1, m2, m3),
-                }),
-                _ => None,
-            })
+        self.entries.chunks_exact(TABLE_ENTRY_LEN).filter_map(|c| match *c {
+            [a, b, c0, d, p0, p1, m0, m1, m2, m3] => Some(BdtEntry {
+                addr: SocketAddrV4::new(Ipv4Addr::new(a, b, c0, d), u16::from_be_bytes([p0, p1])),
+                mask: Ipv4Addr::new(m0, m1, m2, m3),
+            }),
+            _ => None,
+        })
     }
 }
 
@@ -239,19 +227,14 @@ impl FdtTable<'_> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = FdtEntry> + '_ {
-        self.entries
-            .chunks_exact(TABLE_ENTRY_LEN)
-            .filter_map(|c| match *c {
-                [a, b, c0, d, p0, p1, t0, t1, r0, r1] => Some(FdtEntry {
-                    addr: SocketAddrV4::new(
-                        Ipv4Addr::new(a, b, c0, d),
-                        u16::from_be_bytes([p0, p1]),
-                    ),
-                    ttl: u16::from_be_bytes([t0, t1]),
-                    remaining: u16::from_be_bytes([r0, r1]),
-                }),
-                _ => None,
-            })
+        self.entries.chunks_exact(TABLE_ENTRY_LEN).filter_map(|c| match *c {
+            [a, b, c0, d, p0, p1, t0, t1, r0, r1] => Some(FdtEntry {
+                addr: SocketAddrV4::new(Ipv4Addr::new(a, b, c0, d), u16::from_be_bytes([p0, p1])),
+                ttl: u16::from_be_bytes([t0, t1]),
+                remaining: u16::from_be_bytes([r0, r1]),
+            }),
+            _ => None,
+        })
     }
 }
 
@@ -261,10 +244,9 @@ fn split_table(body: &[u8]) -> (&[u8], &[u8]) {
 
 fn parse_addr(b: &[u8]) -> Result<SocketAddrV4, BacnetError> {
     match *b {
-        [a, b0, c, d, p0, p1, ..] => Ok(SocketAddrV4::new(
-            Ipv4Addr::new(a, b0, c, d),
-            u16::from_be_bytes([p0, p1]),
-        )),
+        [a, b0, c, d, p0, p1, ..] => {
+            Ok(SocketAddrV4::new(Ipv4Addr::new(a, b0, c, d), u16::from_be_bytes([p0, p1])))
+        }
         _ => Err(BacnetError::need(6, b.len())),
     }
 }
@@ -279,10 +261,7 @@ pub fn parse_bvlc_payload(
 ) -> Result<(BvlcPayload<'_>, usize), BacnetError> {
     match function {
         BvlcFunction::RESULT => match *body {
-            [a, b, ..] => Ok((
-                BvlcPayload::Result(BvlcResultCode(u16::from_be_bytes([a, b]))),
-                2,
-            )),
+            [a, b, ..] => Ok((BvlcPayload::Result(BvlcResultCode(u16::from_be_bytes([a, b]))), 2)),
             _ => Err(BacnetError::need(2, body.len())),
         },
         BvlcFunction::WRITE_BDT | BvlcFunction::READ_BDT_ACK => {
@@ -296,24 +275,14 @@ pub fn parse_bvlc_payload(
             Ok((BvlcPayload::Forwarded { orig_src, npdu }, body.len()))
         }
         BvlcFunction::REGISTER_FOREIGN_DEVICE => match *body {
-            [a, b, ..] => Ok((
-                BvlcPayload::RegisterForeignDevice {
-                    ttl: u16::from_be_bytes([a, b]),
-                },
-                2,
-            )),
+            [a, b, ..] => Ok((BvlcPayload::RegisterForeignDevice { ttl: u16::from_be_bytes([a, b]) }, 2)),
             _ => Err(BacnetError::need(2, body.len())),
         },
         BvlcFunction::READ_FDT_ACK => {
             let (entries, rest) = split_table(body);
             Ok((BvlcPayload::Fdt(FdtTable { entries, rest }), body.len()))
         }
-        BvlcFunction::DELETE_FDT_ENTRY => Ok((
-            BvlcPayload::DeleteFdtEntry {
-                addr: parse_addr(body)?,
-            },
-            6,
-        )),
+        BvlcFunction::DELETE_FDT_ENTRY => Ok((BvlcPayload::DeleteFdtEntry { addr: parse_addr(body)? }, 6)),
         BvlcFunction::DISTRIBUTE_BROADCAST_TO_NETWORK
         | BvlcFunction::ORIGINAL_UNICAST_NPDU
         | BvlcFunction::ORIGINAL_BROADCAST_NPDU => Ok((BvlcPayload::Npdu(body), body.len())),
@@ -329,9 +298,7 @@ mod tests {
     #[test]
     fn header_and_framing() {
         // type 0x81, Original-Broadcast-NPDU, length 16, then 12 bytes of NPDU/APDU.
-        let d = [
-            0x81, 0x0b, 0x00, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-        ];
+        let d = [0x81, 0x0b, 0x00, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         let (s, n) = parse_bvlc(&d).unwrap();
         assert_eq!(n, 16);
         assert_eq!(s.header.function, BvlcFunction::ORIGINAL_BROADCAST_NPDU);
@@ -341,15 +308,9 @@ mod tests {
         // Length 3 < header.
         assert!(matches!(
             parse_bvlc(&[0x81, 0x0a, 0x00, 0x03]),
-            Err(BacnetError::Malformed {
-                reason: "bvlc_length_below_header",
-                ..
-            })
+            Err(BacnetError::Malformed { reason: "bvlc_length_below_header", .. })
         ));
-        assert!(matches!(
-            parse_bvlc(&[0x82, 0x0a, 0x00, 0x04]),
-            Err(BacnetError::Malformed { .. })
-        ));
+        assert!(matches!(parse_bvlc(&[0x82, 0x0a, 0x00, 0x04]), Err(BacnetError::Malformed { .. })));
     }
 
     #[test]
@@ -357,22 +318,12 @@ mod tests {
         // BVLC-Result: 0x0030 register-foreign-device NAK.
         let (p, n) = parse_bvlc_payload(BvlcFunction::RESULT, &[0x00, 0x30]).unwrap();
         assert_eq!(n, 2);
-        assert_eq!(
-            p,
-            BvlcPayload::Result(BvlcResultCode::REGISTER_FOREIGN_DEVICE_NAK)
-        );
-        assert_eq!(
-            BvlcResultCode(0x30).name(),
-            Some("register-foreign-device-nak")
-        );
+        assert_eq!(p, BvlcPayload::Result(BvlcResultCode::REGISTER_FOREIGN_DEVICE_NAK));
+        assert_eq!(BvlcResultCode(0x30).name(), Some("register-foreign-device-nak"));
         // Register-Foreign-Device, TTL 0x012c = 300 s.
-        let (p, _) =
-            parse_bvlc_payload(BvlcFunction::REGISTER_FOREIGN_DEVICE, &[0x01, 0x2c]).unwrap();
+        let (p, _) = parse_bvlc_payload(BvlcFunction::REGISTER_FOREIGN_DEVICE, &[0x01, 0x2c]).unwrap();
         assert_eq!(p, BvlcPayload::RegisterForeignDevice { ttl: 300 });
-        assert_eq!(
-            parse_bvlc_payload(BvlcFunction::RESULT, &[0x00]),
-            Err(BacnetError::need(2, 1))
-        );
+        assert_eq!(parse_bvlc_payload(BvlcFunction::RESULT, &[0x00]), Err(BacnetError::need(2, 1)));
     }
 
     #[test]
@@ -395,9 +346,7 @@ mod tests {
         // Read-BDT-Ack: one entry 192.0.2.1:47808 mask 255.255.255.255, then 3 stray bytes.
         let bdt = [192, 0, 2, 1, 0xba, 0xc0, 255, 255, 255, 255, 1, 2, 3];
         let (p, _) = parse_bvlc_payload(BvlcFunction::READ_BDT_ACK, &bdt).unwrap();
-        let BvlcPayload::Bdt(t) = p else {
-            panic!("not a BDT")
-        };
+        let BvlcPayload::Bdt(t) = p else { panic!("not a BDT") };
         assert_eq!(t.len(), 1);
         assert_eq!(t.rest, &[1, 2, 3]);
         let e = t.iter().next().unwrap();
@@ -405,19 +354,12 @@ mod tests {
         // Read-FDT-Ack: 192.0.2.5:47808 ttl 60 remaining 75.
         let fdt = [192, 0, 2, 5, 0xba, 0xc0, 0, 60, 0, 75];
         let (p, _) = parse_bvlc_payload(BvlcFunction::READ_FDT_ACK, &fdt).unwrap();
-        let BvlcPayload::Fdt(t) = p else {
-            panic!("not an FDT")
-        };
+        let BvlcPayload::Fdt(t) = p else { panic!("not an FDT") };
         let e = t.iter().next().unwrap();
         assert_eq!((e.ttl, e.remaining), (60, 75));
         // Delete-FDT-Entry.
         let (p, n) = parse_bvlc_payload(BvlcFunction::DELETE_FDT_ENTRY, &fdt[..6]).unwrap();
         assert_eq!(n, 6);
-        assert_eq!(
-            p,
-            BvlcPayload::DeleteFdtEntry {
-                addr: "192.0.2.5:47808".parse().unwrap()
-            }
-        );
+        assert_eq!(p, BvlcPayload::DeleteFdtEntry { addr: "192.0.2.5:47808".parse().unwrap() });
     }
 }

@@ -59,9 +59,7 @@ pub enum BacnetError {
 impl BacnetError {
     /// `Incomplete` when `have` bytes are fewer than `want`.
     pub(crate) fn need(want: usize, have: usize) -> BacnetError {
-        BacnetError::Incomplete {
-            needed: NonZeroUsize::new(want.saturating_sub(have)),
-        }
+        BacnetError::Incomplete { needed: NonZeroUsize::new(want.saturating_sub(have)) }
     }
 
     pub(crate) fn malformed(offset: usize, reason: &'static str) -> BacnetError {
@@ -72,10 +70,9 @@ impl BacnetError {
     /// coordinates of the outer one).
     pub(crate) fn shifted(self, base: usize) -> BacnetError {
         match self {
-            BacnetError::Malformed { offset, reason } => BacnetError::Malformed {
-                offset: offset.saturating_add(base),
-                reason,
-            },
+            BacnetError::Malformed { offset, reason } => {
+                BacnetError::Malformed { offset: offset.saturating_add(base), reason }
+            }
             e => e,
         }
     }
@@ -117,10 +114,7 @@ pub fn probe(data: &[u8]) -> bool {
     let Ok((h, _)) = bvlc::parse_bvlc_header(data) else {
         return false;
     };
-    if h.bvlc_type != bvlc::BVLC_TYPE_IP
-        || h.function.0 > 0x0c
-        || usize::from(h.length) != data.len()
-    {
+    if h.bvlc_type != bvlc::BVLC_TYPE_IP || h.function.0 > 0x0c || usize::from(h.length) != data.len() {
         return false;
     }
     let Some(body) = data.get(bvlc::BVLC_HEADER_LEN..) else {

@@ -165,16 +165,11 @@ fn u16_at(input: &[u8], at: usize) -> Result<u16, BacnetError> {
 }
 
 fn u8_at(input: &[u8], at: usize) -> Result<u8, BacnetError> {
-    input
-        .get(at)
-        .copied()
-        .ok_or_else(|| BacnetError::need(at + 1, input.len()))
+    input.get(at).copied().ok_or_else(|| BacnetError::need(at + 1, input.len()))
 }
 
 fn bytes_at(input: &[u8], at: usize, len: usize) -> Result<&[u8], BacnetError> {
-    input
-        .get(at..at + len)
-        .ok_or_else(|| BacnetError::need(at + len, input.len()))
+    input.get(at..at + len).ok_or_else(|| BacnetError::need(at + len, input.len()))
 }
 
 /// Parses an NPDU header. Returns the header (with the rest of `input` as payload) and the
@@ -214,18 +209,7 @@ pub fn parse_npdu(input: &[u8]) -> Result<(NpduSlice<'_>, usize), BacnetError> {
     }
     let payload = input.get(at..).unwrap_or_default();
     Ok((
-        NpduSlice {
-            version,
-            control,
-            dnet,
-            dadr,
-            snet,
-            sadr,
-            hop_count,
-            message_type,
-            vendor_id,
-            payload,
-        },
+        NpduSlice { version, control, dnet, dadr, snet, sadr, hop_count, message_type, vendor_id, payload },
         at,
     ))
 }
@@ -311,12 +295,7 @@ pub fn parse_network_message(
     Ok(match t {
         NetworkMessageType::WHO_IS_ROUTER_TO_NETWORK => match p.len() {
             0 => (NetworkMessage::WhoIsRouter { dnet: None }, 0),
-            _ => (
-                NetworkMessage::WhoIsRouter {
-                    dnet: Some(u16_at(p, 0)?),
-                },
-                2,
-            ),
+            _ => (NetworkMessage::WhoIsRouter { dnet: Some(u16_at(p, 0)?) }, 2),
         },
         NetworkMessageType::I_AM_ROUTER_TO_NETWORK
         | NetworkMessageType::ROUTER_BUSY_TO_NETWORK
@@ -324,22 +303,13 @@ pub fn parse_network_message(
             let (bytes, rest) = p.split_at(p.len() & !1);
             (NetworkMessage::Dnets(DnetList { bytes, rest }), bytes.len())
         }
-        NetworkMessageType::I_COULD_BE_ROUTER_TO_NETWORK => (
-            NetworkMessage::ICouldBeRouter {
-                dnet: u16_at(p, 0)?,
-                performance_index: u8_at(p, 2)?,
-            },
-            3,
-        ),
-        NetworkMessageType::REJECT_MESSAGE_TO_NETWORK => (
-            NetworkMessage::Reject {
-                reason: u8_at(p, 0)?,
-                dnet: u16_at(p, 1)?,
-            },
-            3,
-        ),
-        NetworkMessageType::INITIALIZE_ROUTING_TABLE
-        | NetworkMessageType::INITIALIZE_ROUTING_TABLE_ACK => {
+        NetworkMessageType::I_COULD_BE_ROUTER_TO_NETWORK => {
+            (NetworkMessage::ICouldBeRouter { dnet: u16_at(p, 0)?, performance_index: u8_at(p, 2)? }, 3)
+        }
+        NetworkMessageType::REJECT_MESSAGE_TO_NETWORK => {
+            (NetworkMessage::Reject { reason: u8_at(p, 0)?, dnet: u16_at(p, 1)? }, 3)
+        }
+        NetworkMessageType::INITIALIZE_ROUTING_TABLE | NetworkMessageType::INITIALIZE_ROUTING_TABLE_ACK => {
             let count = u8_at(p, 0)?;
             let mut at = 1;
             for _ in 0..count {
@@ -348,32 +318,18 @@ pub fn parse_network_message(
                 at += 4 + len;
             }
             let ports = p.get(1..at).unwrap_or_default();
-            (
-                NetworkMessage::RoutingTable(RoutingTable { count, ports }),
-                at,
-            )
+            (NetworkMessage::RoutingTable(RoutingTable { count, ports }), at)
         }
-        NetworkMessageType::ESTABLISH_CONNECTION_TO_NETWORK => (
-            NetworkMessage::EstablishConnection {
-                dnet: u16_at(p, 0)?,
-                termination_time: u8_at(p, 2)?,
-            },
-            3,
-        ),
-        NetworkMessageType::DISCONNECT_CONNECTION_TO_NETWORK => (
-            NetworkMessage::DisconnectConnection {
-                dnet: u16_at(p, 0)?,
-            },
-            2,
-        ),
+        NetworkMessageType::ESTABLISH_CONNECTION_TO_NETWORK => {
+            (NetworkMessage::EstablishConnection { dnet: u16_at(p, 0)?, termination_time: u8_at(p, 2)? }, 3)
+        }
+        NetworkMessageType::DISCONNECT_CONNECTION_TO_NETWORK => {
+            (NetworkMessage::DisconnectConnection { dnet: u16_at(p, 0)? }, 2)
+        }
         NetworkMessageType::WHAT_IS_NETWORK_NUMBER => (NetworkMessage::Empty, 0),
-        NetworkMessageType::NETWORK_NUMBER_IS => (
-            NetworkMessage::NetworkNumberIs {
-                net: u16_at(p, 0)?,
-                flag: u8_at(p, 2)?,
-            },
-            3,
-        ),
+        NetworkMessageType::NETWORK_NUMBER_IS => {
+            (NetworkMessage::NetworkNumberIs { net: u16_at(p, 0)?, flag: u8_at(p, 2)? }, 3)
+        }
         _ => (NetworkMessage::Opaque(p), p.len()),
     })
 }
@@ -408,10 +364,7 @@ mod tests {
         assert_eq!(n.vendor_id, Some(0x0105));
         assert_eq!(n.message_type, Some(NetworkMessageType(0x80)));
         // Proprietary type without its vendor id.
-        assert!(matches!(
-            parse_npdu(&d[..7]),
-            Err(BacnetError::Incomplete { .. })
-        ));
+        assert!(matches!(parse_npdu(&d[..7]), Err(BacnetError::Incomplete { .. })));
     }
 
     #[test]
@@ -422,12 +375,7 @@ mod tests {
         let mut f = Flags::default();
         n.check(&mut f);
         assert!(f.malformed);
-        for c in [
-            "npdu_bad_version",
-            "npdu_reserved_bits",
-            "npdu_slen_zero",
-            "npdu_snet_global",
-        ] {
+        for c in ["npdu_bad_version", "npdu_reserved_bits", "npdu_slen_zero", "npdu_snet_global"] {
             assert!(f.has(c), "{c}");
         }
     }
@@ -435,10 +383,7 @@ mod tests {
     #[test]
     fn truncated_dnet() {
         // The corpus case: control 0x24 announces DNET, one byte of it follows.
-        assert_eq!(
-            parse_npdu(&[0x01, 0x24, 0x00]),
-            Err(BacnetError::need(4, 3))
-        );
+        assert_eq!(parse_npdu(&[0x01, 0x24, 0x00]), Err(BacnetError::need(4, 3)));
         // DLEN 6 with 2 bytes of DADR.
         assert!(matches!(
             parse_npdu(&[0x01, 0x20, 0x00, 0x05, 0x06, 1, 2]),
@@ -449,25 +394,18 @@ mod tests {
     #[test]
     fn network_messages() {
         let (m, _) =
-            parse_network_message(NetworkMessageType::I_AM_ROUTER_TO_NETWORK, &[0, 5, 0, 6])
-                .unwrap();
-        let NetworkMessage::Dnets(l) = m else {
-            panic!("not a list")
-        };
+            parse_network_message(NetworkMessageType::I_AM_ROUTER_TO_NETWORK, &[0, 5, 0, 6]).unwrap();
+        let NetworkMessage::Dnets(l) = m else { panic!("not a list") };
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![5, 6]);
         let (m, _) =
-            parse_network_message(NetworkMessageType::REJECT_MESSAGE_TO_NETWORK, &[1, 0, 9])
-                .unwrap();
+            parse_network_message(NetworkMessageType::REJECT_MESSAGE_TO_NETWORK, &[1, 0, 9]).unwrap();
         assert_eq!(m, NetworkMessage::Reject { reason: 1, dnet: 9 });
         assert_eq!(reject_reason_name(1), Some("no-route-to-dnet"));
         // Initialize-Routing-Table: 2 ports, the second with 2 bytes of port info.
         let p = [2, 0, 1, 1, 0, 0, 2, 2, 2, 0xaa, 0xbb];
-        let (m, used) =
-            parse_network_message(NetworkMessageType::INITIALIZE_ROUTING_TABLE, &p).unwrap();
+        let (m, used) = parse_network_message(NetworkMessageType::INITIALIZE_ROUTING_TABLE, &p).unwrap();
         assert_eq!(used, p.len());
-        let NetworkMessage::RoutingTable(t) = m else {
-            panic!("not a table")
-        };
+        let NetworkMessage::RoutingTable(t) = m else { panic!("not a table") };
         assert_eq!(t.iter().collect::<Vec<_>>(), vec![(1, 1, 0), (2, 2, 2)]);
         assert!(matches!(
             parse_network_message(NetworkMessageType::INITIALIZE_ROUTING_TABLE, &p[..10]),

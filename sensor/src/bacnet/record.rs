@@ -114,16 +114,11 @@ impl MacAddr {
         if let (Some(dst), Some(src)) = (bytes.get_mut(..n), b.get(..n)) {
             dst.copy_from_slice(src);
         }
-        MacAddr {
-            len: u8::try_from(b.len()).unwrap_or(u8::MAX),
-            bytes,
-        }
+        MacAddr { len: u8::try_from(b.len()).unwrap_or(u8::MAX), bytes }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes
-            .get(..usize::from(self.len).min(self.bytes.len()))
-            .unwrap_or_default()
+        self.bytes.get(..usize::from(self.len).min(self.bytes.len())).unwrap_or_default()
     }
 }
 
@@ -434,12 +429,7 @@ pub struct BacnetProperty {
 
 impl BacnetProperty {
     pub fn new(object: Option<BacnetObjectId>, property: u32) -> Self {
-        BacnetProperty {
-            object,
-            property,
-            property_name: property_name(property),
-            ..Default::default()
-        }
+        BacnetProperty { object, property, property_name: property_name(property), ..Default::default() }
     }
 }
 
@@ -534,9 +524,7 @@ impl BacnetIdentity {
             prop::SEGMENTATION_SUPPORTED => set(&mut self.segmentation, num),
             // Read on the wildcard instance, object-identifier tells the device's instance.
             prop::OBJECT_IDENTIFIER => match value {
-                BacnetValue::ObjectId(o) if o.is_device() => {
-                    set(&mut self.device_instance, Some(o.instance))
-                }
+                BacnetValue::ObjectId(o) if o.is_device() => set(&mut self.device_instance, Some(o.instance)),
                 _ => false,
             },
             _ => return None,
@@ -579,11 +567,7 @@ pub enum BacnetDetail {
         object_name: Option<String>,
     },
     /// I-Have (16.8).
-    IHave {
-        device: BacnetObjectId,
-        object: BacnetObjectId,
-        object_name: Option<String>,
-    },
+    IHave { device: BacnetObjectId, object: BacnetObjectId, object_name: Option<String> },
     /// ReadProperty, WriteProperty, ReadRange, Add/RemoveListElement and their ACKs: the
     /// property addressed (its value is in `properties`).
     Property {
@@ -624,11 +608,7 @@ pub enum BacnetDetail {
         end_of_file: Option<bool>,
     },
     /// CreateObject (15.3) and its ACK.
-    CreateObject {
-        object_type: Option<u16>,
-        object: Option<BacnetObjectId>,
-        initial_values: u32,
-    },
+    CreateObject { object_type: Option<u16>, object: Option<BacnetObjectId>, initial_values: u32 },
     /// DeleteObject (15.4).
     DeleteObject { object: BacnetObjectId },
     /// SubscribeCOV (13.14) and SubscribeCOVProperty (13.15).
@@ -646,68 +626,27 @@ pub enum BacnetDetail {
         cov_increment: Option<f32>,
     },
     /// Confirmed/UnconfirmedCOVNotification (13.6, 13.7); values in `properties`.
-    CovNotification {
-        process_id: u64,
-        device: BacnetObjectId,
-        object: BacnetObjectId,
-        time_remaining: u32,
-    },
+    CovNotification { process_id: u64, device: BacnetObjectId, object: BacnetObjectId, time_remaining: u32 },
     /// Confirmed/UnconfirmedEventNotification (13.8, 13.9), first fields.
-    EventNotification {
-        process_id: u64,
-        device: BacnetObjectId,
-        object: BacnetObjectId,
-    },
+    EventNotification { process_id: u64, device: BacnetObjectId, object: BacnetObjectId },
     /// AcknowledgeAlarm (13.5), first fields.
-    AcknowledgeAlarm {
-        process_id: u64,
-        object: BacnetObjectId,
-        event_state: u32,
-    },
+    AcknowledgeAlarm { process_id: u64, object: BacnetObjectId, event_state: u32 },
     /// LifeSafetyOperation (13.13).
-    LifeSafetyOperation {
-        process_id: u64,
-        request: u32,
-        object: Option<BacnetObjectId>,
-    },
+    LifeSafetyOperation { process_id: u64, request: u32, object: Option<BacnetObjectId> },
     /// TimeSynchronization (16.7) and UTCTimeSynchronization (16.8).
-    TimeSynchronization {
-        date: BacnetDate,
-        time: BacnetTime,
-        utc: bool,
-    },
+    TimeSynchronization { date: BacnetDate, time: BacnetTime, utc: bool },
     /// WriteGroup (16.10a).
-    WriteGroup {
-        group_number: u32,
-        priority: u32,
-        changes: u32,
-        inhibit_delay: Option<bool>,
-    },
+    WriteGroup { group_number: u32, priority: u32, changes: u32, inhibit_delay: Option<bool> },
     /// Confirmed/UnconfirmedPrivateTransfer (16.2, 16.3) and the ACK.
-    PrivateTransfer {
-        vendor_id: u32,
-        service_number: u32,
-        parameters_len: Option<u32>,
-    },
+    PrivateTransfer { vendor_id: u32, service_number: u32, parameters_len: Option<u32> },
     /// Confirmed/UnconfirmedTextMessage (16.5, 16.6): the text itself is not kept.
-    TextMessage {
-        source_device: BacnetObjectId,
-        priority: u32,
-        length: u32,
-    },
+    TextMessage { source_device: BacnetObjectId, priority: u32, length: u32 },
     /// Error PDU (20.1.7).
     Error(ErrorInfo),
     /// Reject PDU (20.1.8).
-    Reject {
-        reason: u8,
-        reason_name: Option<&'static str>,
-    },
+    Reject { reason: u8, reason_name: Option<&'static str> },
     /// Abort PDU (20.1.9).
-    Abort {
-        reason: u8,
-        reason_name: Option<&'static str>,
-        server: bool,
-    },
+    Abort { reason: u8, reason_name: Option<&'static str>, server: bool },
 }
 
 impl BacnetRecord {
@@ -742,11 +681,7 @@ impl BacnetRecord {
                             s.push_str(" more");
                         }
                         if let Some(r) = seg.reassembled {
-                            write!(
-                                s,
-                                " (reassembled {} segments, {} octets)",
-                                r.segments, r.bytes
-                            )?;
+                            write!(s, " (reassembled {} segments, {} octets)", r.segments, r.bytes)?;
                         }
                     }
                 }
@@ -850,13 +785,7 @@ impl BacnetRecord {
 
     fn write_detail(&self, s: &mut String, d: &BacnetDetail) -> fmt::Result {
         match d {
-            BacnetDetail::IAm {
-                device,
-                max_apdu,
-                segmentation_name,
-                segmentation,
-                vendor_id,
-            } => {
+            BacnetDetail::IAm { device, max_apdu, segmentation_name, segmentation, vendor_id } => {
                 write!(s, " {device} max-apdu {max_apdu}")?;
                 match segmentation_name {
                     Some(n) => write!(s, " {n}")?,
@@ -870,12 +799,7 @@ impl BacnetRecord {
                 (None, Some(h)) => write!(s, " ?-{h}")?,
                 (None, None) => s.push_str(" all"),
             },
-            BacnetDetail::WhoHas {
-                low,
-                high,
-                object,
-                object_name,
-            } => {
+            BacnetDetail::WhoHas { low, high, object, object_name } => {
                 if let (Some(l), Some(h)) = (low, high) {
                     write!(s, " {l}-{h}")?;
                 }
@@ -886,23 +810,13 @@ impl BacnetRecord {
                     write!(s, " {n:?}")?;
                 }
             }
-            BacnetDetail::IHave {
-                device,
-                object,
-                object_name,
-            } => {
+            BacnetDetail::IHave { device, object, object_name } => {
                 write!(s, " {device} has {object}")?;
                 if let Some(n) = object_name {
                     write!(s, " {n:?}")?;
                 }
             }
-            BacnetDetail::Property {
-                object,
-                property,
-                array_index,
-                priority,
-                ..
-            } => {
+            BacnetDetail::Property { object, property, array_index, priority, .. } => {
                 write!(s, " {object} ")?;
                 write_property_ref(s, *property, *array_index)?;
                 if let Some(v) = self.properties.first().and_then(|p| p.value.as_ref()) {
@@ -930,25 +844,14 @@ impl BacnetRecord {
                 }
                 write_password(s, *password_present, *password_length)?;
             }
-            BacnetDetail::ReinitializeDevice {
-                state,
-                state_name,
-                password_present,
-                password_length,
-            } => {
+            BacnetDetail::ReinitializeDevice { state, state_name, password_present, password_length } => {
                 match state_name {
                     Some(n) => write!(s, " {n}")?,
                     None => write!(s, " state {state}")?,
                 }
                 write_password(s, *password_present, *password_length)?;
             }
-            BacnetDetail::AtomicFile {
-                file,
-                access,
-                start,
-                count,
-                end_of_file,
-            } => {
+            BacnetDetail::AtomicFile { file, access, start, count, end_of_file } => {
                 if let Some(f) = file {
                     write!(s, " {f}")?;
                 }
@@ -964,11 +867,7 @@ impl BacnetRecord {
                     s.push_str(" eof");
                 }
             }
-            BacnetDetail::CreateObject {
-                object_type,
-                object,
-                initial_values,
-            } => {
+            BacnetDetail::CreateObject { object_type, object, initial_values } => {
                 match (object, object_type) {
                     (Some(o), _) => write!(s, " {o}")?,
                     (None, Some(t)) => match object_type_name(*t) {
@@ -1009,37 +908,17 @@ impl BacnetRecord {
                     }
                 }
             }
-            BacnetDetail::CovNotification {
-                process_id,
-                device,
-                object,
-                time_remaining,
-            } => {
-                write!(
-                    s,
-                    " pid {process_id} {device} {object} remaining {time_remaining}s"
-                )?;
+            BacnetDetail::CovNotification { process_id, device, object, time_remaining } => {
+                write!(s, " pid {process_id} {device} {object} remaining {time_remaining}s")?;
                 self.write_properties(s, 1)?;
             }
-            BacnetDetail::EventNotification {
-                process_id,
-                device,
-                object,
-            } => {
+            BacnetDetail::EventNotification { process_id, device, object } => {
                 write!(s, " pid {process_id} {device} {object}")?;
             }
-            BacnetDetail::AcknowledgeAlarm {
-                process_id,
-                object,
-                event_state,
-            } => {
+            BacnetDetail::AcknowledgeAlarm { process_id, object, event_state } => {
                 write!(s, " pid {process_id} {object} state {event_state}")?;
             }
-            BacnetDetail::LifeSafetyOperation {
-                process_id,
-                request,
-                object,
-            } => {
+            BacnetDetail::LifeSafetyOperation { process_id, request, object } => {
                 write!(s, " pid {process_id} request {request}")?;
                 if let Some(o) = object {
                     write!(s, " {o}")?;
@@ -1048,33 +927,17 @@ impl BacnetRecord {
             BacnetDetail::TimeSynchronization { date, time, utc } => {
                 write!(s, " {date} {time}{}", if *utc { " utc" } else { "" })?;
             }
-            BacnetDetail::WriteGroup {
-                group_number,
-                priority,
-                changes,
-                ..
-            } => {
+            BacnetDetail::WriteGroup { group_number, priority, changes, .. } => {
                 write!(s, " group {group_number} prio {priority} {changes} changes")?;
             }
-            BacnetDetail::PrivateTransfer {
-                vendor_id,
-                service_number,
-                parameters_len,
-            } => {
+            BacnetDetail::PrivateTransfer { vendor_id, service_number, parameters_len } => {
                 write!(s, " vendor {vendor_id} service {service_number}")?;
                 if let Some(n) = parameters_len {
                     write!(s, " ({n} octets)")?;
                 }
             }
-            BacnetDetail::TextMessage {
-                source_device,
-                priority,
-                length,
-            } => {
-                write!(
-                    s,
-                    " from {source_device} priority {priority} ({length} octets)"
-                )?;
+            BacnetDetail::TextMessage { source_device, priority, length } => {
+                write!(s, " from {source_device} priority {priority} ({length} octets)")?;
             }
             BacnetDetail::Error(e) => {
                 match e.error_class_name {
@@ -1086,15 +949,8 @@ impl BacnetRecord {
                     None => write!(s, ": code-{}", e.error_code)?,
                 }
             }
-            BacnetDetail::Reject {
-                reason,
-                reason_name,
-            }
-            | BacnetDetail::Abort {
-                reason,
-                reason_name,
-                ..
-            } => {
+            BacnetDetail::Reject { reason, reason_name }
+            | BacnetDetail::Abort { reason, reason_name, .. } => {
                 match reason_name {
                     Some(n) => write!(s, " {n}")?,
                     None => write!(s, " reason {reason}")?,
@@ -1302,11 +1158,7 @@ pub fn object_type_name(t: u16) -> Option<&'static str> {
 }
 
 fn lookup(table: &'static [&'static str], v: u32) -> Option<&'static str> {
-    usize::try_from(v)
-        .ok()
-        .and_then(|i| table.get(i))
-        .copied()
-        .filter(|n| !n.is_empty())
+    usize::try_from(v).ok().and_then(|i| table.get(i)).copied().filter(|n| !n.is_empty())
 }
 
 /// BACnetPropertyIdentifier (21): 0–511 are ASHRAE's (a few unassigned), 512 and up proprietary.
@@ -1316,19 +1168,7 @@ pub fn property_name(p: u32) -> Option<&'static str> {
 
 /// Error class (21, BACnetErrorClass).
 pub fn error_class_name(c: u32) -> Option<&'static str> {
-    lookup(
-        &[
-            "device",
-            "object",
-            "property",
-            "resources",
-            "security",
-            "services",
-            "vt",
-            "communication",
-        ],
-        c,
-    )
+    lookup(&["device", "object", "property", "resources", "security", "services", "vt", "communication"], c)
 }
 
 /// Error code (21, BACnetErrorCode): 0–199 (code 33 was removed).
@@ -1378,15 +1218,7 @@ pub fn abort_reason_name(r: u8) -> Option<&'static str> {
 
 /// BACnetSegmentation (21).
 pub fn segmentation_name(v: u32) -> Option<&'static str> {
-    lookup(
-        &[
-            "segmented-both",
-            "segmented-transmit",
-            "segmented-receive",
-            "no-segmentation",
-        ],
-        v,
-    )
+    lookup(&["segmented-both", "segmented-transmit", "segmented-receive", "no-segmentation"], v)
 }
 
 /// DeviceCommunicationControl enable-disable (16.1.1.1.2).
@@ -2154,10 +1986,7 @@ mod tests {
         assert_eq!(reject_reason_name(9), Some("unrecognized-service"));
         assert_eq!(abort_reason_name(11), Some("apdu-too-long"));
         assert_eq!(reinitialized_state_name(7), Some("activate-changes"));
-        let o = BacnetObjectId {
-            object_type: 130,
-            instance: 5,
-        };
+        let o = BacnetObjectId { object_type: 130, instance: 5 };
         assert_eq!(o.to_string(), "proprietary-130,5");
     }
 
@@ -2171,10 +2000,7 @@ mod tests {
             service_name: Some("writeProperty"),
             invoke_id: Some(12),
             detail: Some(Box::new(BacnetDetail::Property {
-                object: BacnetObjectId {
-                    object_type: 1,
-                    instance: 1,
-                },
+                object: BacnetObjectId { object_type: 1, instance: 1 },
                 property: 85,
                 property_name: Some("present-value"),
                 array_index: None,
@@ -2182,13 +2008,7 @@ mod tests {
             })),
             properties: vec![BacnetProperty {
                 value: Some(BacnetValue::Real(21.5)),
-                ..BacnetProperty::new(
-                    Some(BacnetObjectId {
-                        object_type: 1,
-                        instance: 1,
-                    }),
-                    85,
-                )
+                ..BacnetProperty::new(Some(BacnetObjectId { object_type: 1, instance: 1 }), 85)
             }],
             ..Default::default()
         };
@@ -2200,14 +2020,8 @@ mod tests {
 
     #[test]
     fn mac_and_hex() {
-        assert_eq!(
-            MacAddr::new(&[0xc0, 0x00, 0x02, 0x15, 0xba, 0xc0]).to_string(),
-            "c0:00:02:15:ba:c0"
-        );
-        assert_eq!(
-            MacAddr::new(&[7u8; 20]).to_string().chars().last(),
-            Some('…')
-        );
+        assert_eq!(MacAddr::new(&[0xc0, 0x00, 0x02, 0x15, 0xba, 0xc0]).to_string(), "c0:00:02:15:ba:c0");
+        assert_eq!(MacAddr::new(&[7u8; 20]).to_string().chars().last(), Some('…'));
         let h = Hex::new(&[0xab; 70]);
         assert!(h.to_string().ends_with("…(70 octets)"));
     }

@@ -7,13 +7,12 @@
 
 use super::record::{
     enable_disable_name, property_name, reinitialized_state_name, segmentation_name, BacnetDetail,
-    BacnetIdentity, BacnetProperty, BacnetValue, Bits, ErrorInfo, FileAccess, Hex, Text, MAX_HEX,
-    MAX_TEXT,
+    BacnetIdentity, BacnetProperty, BacnetValue, Bits, ErrorInfo, FileAccess, Hex, Text, MAX_HEX, MAX_TEXT,
 };
 use super::tags::{
-    app, check_tags, decode_app_value, decode_charstring, decode_context_boolean,
-    decode_enumerated, decode_object_id, decode_real, decode_signed, decode_unsigned, AppValue,
-    BacnetObjectId, CharString, TagKind, TagReader, MAX_NESTING,
+    app, check_tags, decode_app_value, decode_charstring, decode_context_boolean, decode_enumerated,
+    decode_object_id, decode_real, decode_signed, decode_unsigned, AppValue, BacnetObjectId, CharString,
+    TagKind, TagReader, MAX_NESTING,
 };
 use super::{BacnetError, Flags};
 
@@ -109,12 +108,7 @@ pub fn parse_service(
             BacnetError::Malformed { reason, .. } => reason,
         });
     }
-    let mut d = Dec {
-        out: ServiceOutput::default(),
-        flags,
-        budget: max_values,
-        max_values,
-    };
+    let mut d = Dec { out: ServiceOutput::default(), flags, budget: max_values, max_values };
     let mut r = TagReader::new(data);
     let res = d.service(pdu_type, service, &mut r);
     let stop = match res {
@@ -228,16 +222,8 @@ pub fn owned_value(v: &AppValue<'_>) -> BacnetValue {
         AppValue::OctetString(b) => BacnetValue::OctetString(Hex::new(b)),
         AppValue::CharacterString(s) => {
             let text = s.to_text(MAX_TEXT);
-            let octets = if text.is_none() {
-                Some(Hex::new(s.bytes))
-            } else {
-                None
-            };
-            BacnetValue::CharacterString(Text {
-                charset: s.charset,
-                text,
-                octets,
-            })
+            let octets = if text.is_none() { Some(Hex::new(s.bytes)) } else { None };
+            BacnetValue::CharacterString(Text { charset: s.charset, text, octets })
         }
         AppValue::BitString { unused_bits, bits } => {
             let shown = bits.get(..bits.len().min(MAX_HEX)).unwrap_or_default();
@@ -257,19 +243,13 @@ pub fn owned_value(v: &AppValue<'_>) -> BacnetValue {
                     }
                 })
                 .collect();
-            BacnetValue::BitString(Bits {
-                unused_bits,
-                bits: s,
-            })
+            BacnetValue::BitString(Bits { unused_bits, bits: s })
         }
         AppValue::Enumerated(e) => BacnetValue::Enumerated(e),
         AppValue::Date(d) => BacnetValue::Date(d),
         AppValue::Time(t) => BacnetValue::Time(t),
         AppValue::ObjectId(o) => BacnetValue::ObjectId(o),
-        AppValue::Reserved { tag, content } => BacnetValue::Reserved {
-            tag,
-            octets: Hex::new(content),
-        },
+        AppValue::Reserved { tag, content } => BacnetValue::Reserved { tag, octets: Hex::new(content) },
     }
 }
 
@@ -284,12 +264,7 @@ impl Dec<'_> {
 
     /// Items up to and including closing tag `close` (its opening tag already consumed).
     /// Returns the items kept and how many were left out for the value budget.
-    fn items(
-        &mut self,
-        r: &mut TagReader<'_>,
-        close: u8,
-        depth: usize,
-    ) -> Res<(Vec<BacnetValue>, u32)> {
+    fn items(&mut self, r: &mut TagReader<'_>, close: u8, depth: usize) -> Res<(Vec<BacnetValue>, u32)> {
         let mut items = Vec::new();
         let mut omitted = 0u32;
         loop {
@@ -304,20 +279,13 @@ impl Dec<'_> {
                     }
                     let (inner, o) = self.items(r, t.number, depth + 1)?;
                     omitted = omitted.saturating_add(o);
-                    BacnetValue::Constructed {
-                        tag: t.number,
-                        items: inner,
-                    }
+                    BacnetValue::Constructed { tag: t.number, items: inner }
                 }
                 _ if t.is_application() => {
-                    let v = decode_app_value(&t, self.flags)
-                        .map_err(|e| BacnetError::malformed(at, e))?;
+                    let v = decode_app_value(&t, self.flags).map_err(|e| BacnetError::malformed(at, e))?;
                     owned_value(&v)
                 }
-                _ => BacnetValue::Context {
-                    tag: t.number,
-                    octets: Hex::new(t.content),
-                },
+                _ => BacnetValue::Context { tag: t.number, octets: Hex::new(t.content) },
             };
             if self.budget > 0 {
                 self.budget -= 1;
@@ -345,10 +313,7 @@ impl Dec<'_> {
         if !object.is_device() {
             return;
         }
-        let id = self
-            .out
-            .identity
-            .get_or_insert_with(BacnetIdentity::default);
+        let id = self.out.identity.get_or_insert_with(BacnetIdentity::default);
         match id.absorb(property, value) {
             Some(true) if object.instance != BacnetObjectId::WILDCARD_INSTANCE => {
                 id.device_instance = Some(object.instance);
@@ -399,29 +364,19 @@ impl Dec<'_> {
             }
             (0, c::SUBSCRIBE_COV) => self.subscribe_cov(r, false)?,
             (0, c::SUBSCRIBE_COV_PROPERTY) => self.subscribe_cov(r, true)?,
-            (0, c::CONFIRMED_COV_NOTIFICATION) | (1, u::COV_NOTIFICATION) => {
-                self.cov_notification(r)?
-            }
+            (0, c::CONFIRMED_COV_NOTIFICATION) | (1, u::COV_NOTIFICATION) => self.cov_notification(r)?,
             (0, c::CONFIRMED_EVENT_NOTIFICATION) | (1, u::EVENT_NOTIFICATION) => {
                 let process_id = r.req_with(0, decode_unsigned)?;
                 let device = r.req_with(1, decode_object_id)?;
                 let object = r.req_with(2, decode_object_id)?;
-                self.out.detail = Some(BacnetDetail::EventNotification {
-                    process_id,
-                    device,
-                    object,
-                });
+                self.out.detail = Some(BacnetDetail::EventNotification { process_id, device, object });
                 return Ok(false);
             }
             (0, c::ACKNOWLEDGE_ALARM) => {
                 let process_id = r.req_with(0, decode_unsigned)?;
                 let object = r.req_with(1, decode_object_id)?;
                 let event_state = r.req_with(2, enum32)?;
-                self.out.detail = Some(BacnetDetail::AcknowledgeAlarm {
-                    process_id,
-                    object,
-                    event_state,
-                });
+                self.out.detail = Some(BacnetDetail::AcknowledgeAlarm { process_id, object, event_state });
                 return Ok(false);
             }
             (0, c::LIFE_SAFETY_OPERATION) => {
@@ -429,15 +384,9 @@ impl Dec<'_> {
                 r.req_with(1, decode_charstring)?;
                 let request = r.req_with(2, enum32)?;
                 let object = r.ctx_with(3, decode_object_id)?;
-                self.out.detail = Some(BacnetDetail::LifeSafetyOperation {
-                    process_id,
-                    request,
-                    object,
-                });
+                self.out.detail = Some(BacnetDetail::LifeSafetyOperation { process_id, request, object });
             }
-            (0 | 3, c::CONFIRMED_PRIVATE_TRANSFER) | (1, u::PRIVATE_TRANSFER) => {
-                self.private_transfer(r)?
-            }
+            (0 | 3, c::CONFIRMED_PRIVATE_TRANSFER) | (1, u::PRIVATE_TRANSFER) => self.private_transfer(r)?,
             (0, c::CONFIRMED_TEXT_MESSAGE) | (1, u::TEXT_MESSAGE) => self.text_message(r)?,
             (0 | 3, c::READ_RANGE) => {
                 self.property_ref(r)?;
@@ -449,11 +398,8 @@ impl Dec<'_> {
                 let device = app_object_id(r, self.flags)?;
                 let object = app_object_id(r, self.flags)?;
                 let name = app_charstring(r, self.flags)?;
-                self.out.detail = Some(BacnetDetail::IHave {
-                    device,
-                    object,
-                    object_name: name.to_text(MAX_TEXT),
-                });
+                self.out.detail =
+                    Some(BacnetDetail::IHave { device, object, object_name: name.to_text(MAX_TEXT) });
             }
             (1, u::WHO_IS) => self.who_is(r)?,
             (1, u::WHO_HAS) => self.who_has(r)?,
@@ -496,10 +442,7 @@ impl Dec<'_> {
     /// ReadProperty (15.5) and ReadProperty-ACK (`[3]` value).
     fn read_property(&mut self, r: &mut TagReader<'_>, ack: bool) -> Res<()> {
         let (object, property, array_index) = self.property_ref(r)?;
-        let mut p = BacnetProperty {
-            array_index,
-            ..BacnetProperty::new(Some(object), property)
-        };
+        let mut p = BacnetProperty { array_index, ..BacnetProperty::new(Some(object), property) };
         if ack {
             r.req_opening(3)?;
             let (v, omitted) = self.value(r, 3)?;
@@ -514,10 +457,7 @@ impl Dec<'_> {
     /// WriteProperty (15.9): `[3]` value, `[4]` priority.
     fn write_property(&mut self, r: &mut TagReader<'_>) -> Res<()> {
         let (object, property, array_index) = self.property_ref(r)?;
-        let mut p = BacnetProperty {
-            array_index,
-            ..BacnetProperty::new(Some(object), property)
-        };
+        let mut p = BacnetProperty { array_index, ..BacnetProperty::new(Some(object), property) };
         r.req_opening(3)?;
         let (v, omitted) = self.value(r, 3)?;
         p.value = Some(v);
@@ -538,10 +478,7 @@ impl Dec<'_> {
     fn rpm_request(&mut self, r: &mut TagReader<'_>) -> Res<()> {
         let (mut objects, mut props) = (0u32, 0u32);
         loop {
-            self.out.detail = Some(BacnetDetail::Multiple {
-                objects,
-                properties: props,
-            });
+            self.out.detail = Some(BacnetDetail::Multiple { objects, properties: props });
             if r.is_empty() && objects > 0 {
                 return Ok(());
             }
@@ -566,10 +503,7 @@ impl Dec<'_> {
     fn rpm_ack(&mut self, r: &mut TagReader<'_>) -> Res<()> {
         let (mut objects, mut props) = (0u32, 0u32);
         loop {
-            self.out.detail = Some(BacnetDetail::Multiple {
-                objects,
-                properties: props,
-            });
+            self.out.detail = Some(BacnetDetail::Multiple { objects, properties: props });
             if r.is_empty() && objects > 0 {
                 return Ok(());
             }
@@ -579,10 +513,7 @@ impl Dec<'_> {
             while !r.at_closing(1)? {
                 let property = r.req_with(2, enum32)?;
                 let array_index = r.ctx_with(3, uns32)?;
-                let mut p = BacnetProperty {
-                    array_index,
-                    ..BacnetProperty::new(Some(object), property)
-                };
+                let mut p = BacnetProperty { array_index, ..BacnetProperty::new(Some(object), property) };
                 if r.opening(4)? {
                     let (v, omitted) = self.value(r, 4)?;
                     self.identity_from(object, property, &v);
@@ -640,10 +571,7 @@ impl Dec<'_> {
     fn wpm(&mut self, r: &mut TagReader<'_>) -> Res<()> {
         let (mut objects, mut props) = (0u32, 0u32);
         loop {
-            self.out.detail = Some(BacnetDetail::Multiple {
-                objects,
-                properties: props,
-            });
+            self.out.detail = Some(BacnetDetail::Multiple { objects, properties: props });
             if r.is_empty() && objects > 0 {
                 return Ok(());
             }
@@ -662,11 +590,7 @@ impl Dec<'_> {
         s.check(self.flags);
         let chars = match s.charset {
             super::tags::charset::UCS2 => s.bytes.len() / 2,
-            super::tags::charset::UTF8 => s
-                .bytes
-                .utf8_chunks()
-                .map(|c| c.valid().chars().count())
-                .sum(),
+            super::tags::charset::UTF8 => s.bytes.utf8_chunks().map(|c| c.valid().chars().count()).sum(),
             _ => s.bytes.len(),
         };
         if chars > MAX_PASSWORD_CHARS {
@@ -727,13 +651,7 @@ impl Dec<'_> {
         count: Option<u64>,
         eof: Option<bool>,
     ) {
-        self.out.detail = Some(BacnetDetail::AtomicFile {
-            file,
-            access,
-            start,
-            count,
-            end_of_file: eof,
-        });
+        self.out.detail = Some(BacnetDetail::AtomicFile { file, access, start, count, end_of_file: eof });
     }
 
     /// AtomicReadFile (15.1): file, then `[0] { start, octet count }` or
@@ -770,13 +688,7 @@ impl Dec<'_> {
             let start = app_signed(r, self.flags)?;
             let data = app_octets(r, self.flags)?;
             r.closing(0)?;
-            self.file_detail(
-                None,
-                FileAccess::Stream,
-                start,
-                Some(data.len() as u64),
-                Some(eof),
-            );
+            self.file_detail(None, FileAccess::Stream, start, Some(data.len() as u64), Some(eof));
         } else if r.opening(1)? {
             let start = app_signed(r, self.flags)?;
             let count = app_unsigned(r, self.flags)?;
@@ -800,13 +712,7 @@ impl Dec<'_> {
             let start = app_signed(r, self.flags)?;
             let data = app_octets(r, self.flags)?;
             r.closing(0)?;
-            self.file_detail(
-                Some(file),
-                FileAccess::Stream,
-                start,
-                Some(data.len() as u64),
-                None,
-            );
+            self.file_detail(Some(file), FileAccess::Stream, start, Some(data.len() as u64), None);
         } else if r.opening(1)? {
             let start = app_signed(r, self.flags)?;
             let count = app_unsigned(r, self.flags)?;
@@ -843,18 +749,10 @@ impl Dec<'_> {
             (Some(o.object_type), Some(o))
         };
         r.closing(0)?;
-        self.out.detail = Some(BacnetDetail::CreateObject {
-            object_type,
-            object,
-            initial_values: 0,
-        });
+        self.out.detail = Some(BacnetDetail::CreateObject { object_type, object, initial_values: 0 });
         if r.opening(1)? {
             let n = self.property_values(r, object, 1)?;
-            self.out.detail = Some(BacnetDetail::CreateObject {
-                object_type,
-                object,
-                initial_values: n,
-            });
+            self.out.detail = Some(BacnetDetail::CreateObject { object_type, object, initial_values: n });
         }
         Ok(())
     }
@@ -865,9 +763,9 @@ impl Dec<'_> {
         let object = r.req_with(1, decode_object_id)?;
         let at = r.pos();
         let confirmed = match r.ctx(2)? {
-            Some(c) => Some(
-                decode_context_boolean(c, self.flags).map_err(|e| BacnetError::malformed(at, e))?,
-            ),
+            Some(c) => {
+                Some(decode_context_boolean(c, self.flags).map_err(|e| BacnetError::malformed(at, e))?)
+            }
             None => None,
         };
         let lifetime = r.ctx_with(3, uns32)?;
@@ -900,12 +798,7 @@ impl Dec<'_> {
         let device = r.req_with(1, decode_object_id)?;
         let object = r.req_with(2, decode_object_id)?;
         let time_remaining = r.req_with(3, uns32)?;
-        self.out.detail = Some(BacnetDetail::CovNotification {
-            process_id,
-            device,
-            object,
-            time_remaining,
-        });
+        self.out.detail = Some(BacnetDetail::CovNotification { process_id, device, object, time_remaining });
         r.req_opening(4)?;
         self.property_values(r, Some(object), 4)?;
         Ok(())
@@ -915,19 +808,13 @@ impl Dec<'_> {
     fn private_transfer(&mut self, r: &mut TagReader<'_>) -> Res<()> {
         let vendor_id = r.req_with(0, uns32)?;
         let service_number = r.req_with(1, uns32)?;
-        self.out.detail = Some(BacnetDetail::PrivateTransfer {
-            vendor_id,
-            service_number,
-            parameters_len: None,
-        });
+        self.out.detail =
+            Some(BacnetDetail::PrivateTransfer { vendor_id, service_number, parameters_len: None });
         if r.opening(2)? {
             let p = r.skip_to_closing(2)?;
             let parameters_len = Some(u32::try_from(p.len()).unwrap_or(u32::MAX));
-            self.out.detail = Some(BacnetDetail::PrivateTransfer {
-                vendor_id,
-                service_number,
-                parameters_len,
-            });
+            self.out.detail =
+                Some(BacnetDetail::PrivateTransfer { vendor_id, service_number, parameters_len });
         }
         Ok(())
     }
@@ -942,11 +829,7 @@ impl Dec<'_> {
         let msg = r.req_with(3, decode_charstring)?;
         msg.check(self.flags);
         let length = u32::try_from(msg.bytes.len()).unwrap_or(u32::MAX);
-        self.out.detail = Some(BacnetDetail::TextMessage {
-            source_device,
-            priority,
-            length,
-        });
+        self.out.detail = Some(BacnetDetail::TextMessage { source_device, priority, length });
         Ok(())
     }
 
@@ -1034,12 +917,7 @@ impl Dec<'_> {
             name.check(self.flags);
             object_name = name.to_text(MAX_TEXT);
         }
-        self.out.detail = Some(BacnetDetail::WhoHas {
-            low,
-            high,
-            object,
-            object_name,
-        });
+        self.out.detail = Some(BacnetDetail::WhoHas { low, high, object, object_name });
         Ok(())
     }
 
@@ -1065,17 +943,12 @@ impl Dec<'_> {
         r.closing(2)?;
         let at = r.pos();
         let inhibit_delay = match r.ctx(3)? {
-            Some(c) => Some(
-                decode_context_boolean(c, self.flags).map_err(|e| BacnetError::malformed(at, e))?,
-            ),
+            Some(c) => {
+                Some(decode_context_boolean(c, self.flags).map_err(|e| BacnetError::malformed(at, e))?)
+            }
             None => None,
         };
-        self.out.detail = Some(BacnetDetail::WriteGroup {
-            group_number,
-            priority,
-            changes,
-            inhibit_delay,
-        });
+        self.out.detail = Some(BacnetDetail::WriteGroup { group_number, priority, changes, inhibit_delay });
         Ok(())
     }
 
@@ -1105,10 +978,7 @@ mod tests {
     use crate::bacnet::record::BacnetValue as V;
 
     fn oid(t: u16, i: u32) -> BacnetObjectId {
-        BacnetObjectId {
-            object_type: t,
-            instance: i,
-        }
+        BacnetObjectId { object_type: t, instance: i }
     }
 
     fn run(pdu: u8, svc: u8, data: &[u8]) -> (ServiceDecode, Flags) {
@@ -1128,13 +998,7 @@ mod tests {
     fn i_am() {
         // c4 02 00 00 7b: device,123 | 22 05 c4: max APDU 1476 | 91 00: segmented-both |
         // 21 05: vendor 5.
-        let o = ok(
-            1,
-            0,
-            &[
-                0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4, 0x91, 0x00, 0x21, 0x05,
-            ],
-        );
+        let o = ok(1, 0, &[0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4, 0x91, 0x00, 0x21, 0x05]);
         assert_eq!(
             o.detail,
             Some(BacnetDetail::IAm {
@@ -1153,20 +1017,8 @@ mod tests {
     fn who_is() {
         // 09 00: [0] low 0 | 19 64: [1] high 100.
         let o = ok(1, 8, &[0x09, 0x00, 0x19, 0x64]);
-        assert_eq!(
-            o.detail,
-            Some(BacnetDetail::WhoIs {
-                low: Some(0),
-                high: Some(100)
-            })
-        );
-        assert_eq!(
-            ok(1, 8, &[]).detail,
-            Some(BacnetDetail::WhoIs {
-                low: None,
-                high: None
-            })
-        );
+        assert_eq!(o.detail, Some(BacnetDetail::WhoIs { low: Some(0), high: Some(100) }));
+        assert_eq!(ok(1, 8, &[]).detail, Some(BacnetDetail::WhoIs { low: None, high: None }));
         // Only the low limit.
         let (_, f) = run(1, 8, &[0x09, 0x05]);
         assert!(f.has("whois_partial_range") && f.malformed);
@@ -1189,13 +1041,7 @@ mod tests {
             })
         );
         // c4 device,1 | c4 analog-input,2 | 74 00 41 49 32: "AI2".
-        let o = ok(
-            1,
-            1,
-            &[
-                0xc4, 0x02, 0, 0, 1, 0xc4, 0, 0, 0, 2, 0x74, 0x00, b'A', b'I', b'2',
-            ],
-        );
+        let o = ok(1, 1, &[0xc4, 0x02, 0, 0, 1, 0xc4, 0, 0, 0, 2, 0x74, 0x00, b'A', b'I', b'2']);
         assert_eq!(
             o.detail,
             Some(BacnetDetail::IHave {
@@ -1213,21 +1059,13 @@ mod tests {
         assert_eq!(o.properties.len(), 1);
         assert_eq!(o.properties[0].property_name, Some("vendor-name"));
         // ACK: ... 3e 75 06 00 "Trane" 3f: value CharacterString UTF-8.
-        let mut d = vec![
-            0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19, 0x79, 0x3e, 0x75, 0x06, 0x00,
-        ];
+        let mut d = vec![0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19, 0x79, 0x3e, 0x75, 0x06, 0x00];
         d.extend_from_slice(b"Trane");
         d.push(0x3f);
         let o = ok(3, 12, &d);
-        assert_eq!(
-            o.properties[0].value.as_ref().and_then(V::as_text),
-            Some("Trane")
-        );
+        assert_eq!(o.properties[0].value.as_ref().and_then(V::as_text), Some("Trane"));
         let id = o.identity.unwrap();
-        assert_eq!(
-            (id.device_instance, id.vendor_name.as_deref()),
-            (Some(123), Some("Trane"))
-        );
+        assert_eq!((id.device_instance, id.vendor_name.as_deref()), (Some(123), Some("Trane")));
         // Object identifier of 3 octets (the corpus case 0b 02 00 08).
         let (d, f) = run(0, 12, &[0x0b, 0x02, 0x00, 0x08, 0x19, 0x4d]);
         assert!(f.has("objectid_bad_length") && f.malformed);
@@ -1237,13 +1075,7 @@ mod tests {
     #[test]
     fn read_property_ack_array_and_index() {
         // [0] device,5 [1] object-list(76) [2] index 0 [3] { Unsigned 12 }.
-        let o = ok(
-            3,
-            12,
-            &[
-                0x0c, 0x02, 0, 0, 5, 0x19, 0x4c, 0x29, 0x00, 0x3e, 0x21, 0x0c, 0x3f,
-            ],
-        );
+        let o = ok(3, 12, &[0x0c, 0x02, 0, 0, 5, 0x19, 0x4c, 0x29, 0x00, 0x3e, 0x21, 0x0c, 0x3f]);
         assert_eq!(o.properties[0].array_index, Some(0));
         assert_eq!(o.properties[0].value, Some(V::Unsigned(12)));
         // object-list whole: three object ids.
@@ -1251,13 +1083,11 @@ mod tests {
             3,
             12,
             &[
-                0x0c, 0x02, 0, 0, 5, 0x19, 0x4c, 0x3e, 0xc4, 0x02, 0, 0, 5, 0xc4, 0, 0, 0, 1, 0xc4,
-                0, 0, 0, 2, 0x3f,
+                0x0c, 0x02, 0, 0, 5, 0x19, 0x4c, 0x3e, 0xc4, 0x02, 0, 0, 5, 0xc4, 0, 0, 0, 1, 0xc4, 0, 0, 0,
+                2, 0x3f,
             ],
         );
-        let Some(V::List(items)) = &o.properties[0].value else {
-            panic!()
-        };
+        let Some(V::List(items)) = &o.properties[0].value else { panic!() };
         assert_eq!(items.len(), 3);
     }
 
@@ -1280,10 +1110,7 @@ mod tests {
         let o = ok(
             0,
             15,
-            &[
-                0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x41, 0xac, 0x00, 0x00, 0x3f,
-                0x49, 0x08,
-            ],
+            &[0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x41, 0xac, 0x00, 0x00, 0x3f, 0x49, 0x08],
         );
         assert_eq!(
             o.detail,
@@ -1297,58 +1124,34 @@ mod tests {
         );
         assert_eq!(o.properties[0].value, Some(V::Real(21.5)));
         // Priority 17.
-        let (_, f) = run(
-            0,
-            15,
-            &[
-                0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x00, 0x3f, 0x49, 0x11,
-            ],
-        );
+        let (_, f) = run(0, 15, &[0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x00, 0x3f, 0x49, 0x11]);
         assert!(f.has("priority_out_of_range"));
     }
 
     #[test]
     fn rpm_request_and_ack() {
         // [0] device,2101 [1] { [0] object-name [0] vendor-name }.
-        let o = ok(
-            0,
-            14,
-            &[
-                0x0c, 0x02, 0x00, 0x08, 0x35, 0x1e, 0x09, 0x4d, 0x09, 0x79, 0x1f,
-            ],
-        );
-        assert_eq!(
-            o.detail,
-            Some(BacnetDetail::Multiple {
-                objects: 1,
-                properties: 2
-            })
-        );
+        let o = ok(0, 14, &[0x0c, 0x02, 0x00, 0x08, 0x35, 0x1e, 0x09, 0x4d, 0x09, 0x79, 0x1f]);
+        assert_eq!(o.detail, Some(BacnetDetail::Multiple { objects: 1, properties: 2 }));
         // ACK: [0] device,2101 [1] { [2] object-name [4] { "AHU" } [2] model-name [5] { class 2
         // code 32 } }.
         let d = [
-            0x0c, 0x02, 0x00, 0x08, 0x35, 0x1e, 0x29, 0x4d, 0x4e, 0x74, 0x00, b'A', b'H', b'U',
-            0x4f, 0x29, 0x46, 0x5e, 0x91, 0x02, 0x91, 0x20, 0x5f, 0x1f,
+            0x0c, 0x02, 0x00, 0x08, 0x35, 0x1e, 0x29, 0x4d, 0x4e, 0x74, 0x00, b'A', b'H', b'U', 0x4f, 0x29,
+            0x46, 0x5e, 0x91, 0x02, 0x91, 0x20, 0x5f, 0x1f,
         ];
         let o = ok(3, 14, &d);
         assert_eq!(o.properties.len(), 2);
-        assert_eq!(
-            o.properties[1].error.map(|e| e.error_code_name),
-            Some(Some("unknown-property"))
-        );
+        assert_eq!(o.properties[1].error.map(|e| e.error_code_name), Some(Some("unknown-property")));
         let id = o.identity.unwrap();
-        assert_eq!(
-            (id.device_instance, id.object_name.as_deref()),
-            (Some(2101), Some("AHU"))
-        );
+        assert_eq!((id.device_instance, id.object_name.as_deref()), (Some(2101), Some("AHU")));
     }
 
     #[test]
     fn wpm() {
         // [0] analog-value,1 [1] { [0] present-value [2] { Real 1.0 } [3] prio 1 }.
         let d = [
-            0x0c, 0x00, 0x80, 0x00, 0x01, 0x1e, 0x09, 0x55, 0x2e, 0x44, 0x3f, 0x80, 0, 0, 0x2f,
-            0x39, 0x01, 0x1f,
+            0x0c, 0x00, 0x80, 0x00, 0x01, 0x1e, 0x09, 0x55, 0x2e, 0x44, 0x3f, 0x80, 0, 0, 0x2f, 0x39, 0x01,
+            0x1f,
         ];
         let o = ok(0, 16, &d);
         assert_eq!(o.properties[0].priority, Some(1));
@@ -1358,9 +1161,7 @@ mod tests {
     #[test]
     fn dcc_never_keeps_the_password() {
         // The protocols.md bytes: 09 3c: 60 min | 19 01: disable | 2d 07 00 "secret".
-        let d = [
-            0x09, 0x3c, 0x19, 0x01, 0x2d, 0x07, 0x00, b's', b'e', b'c', b'r', b'e', b't',
-        ];
+        let d = [0x09, 0x3c, 0x19, 0x01, 0x2d, 0x07, 0x00, b's', b'e', b'c', b'r', b'e', b't'];
         let o = ok(0, 17, &d);
         assert_eq!(
             o.detail,
@@ -1379,11 +1180,7 @@ mod tests {
     #[test]
     fn reinitialize() {
         // 09 01: warmstart | 1d 05 00 "pass".
-        let o = ok(
-            0,
-            20,
-            &[0x09, 0x01, 0x1d, 0x05, 0x00, b'p', b'a', b's', b's'],
-        );
+        let o = ok(0, 20, &[0x09, 0x01, 0x1d, 0x05, 0x00, b'p', b'a', b's', b's']);
         assert_eq!(
             o.detail,
             Some(BacnetDetail::ReinitializeDevice {
@@ -1401,13 +1198,7 @@ mod tests {
     #[test]
     fn atomic_file() {
         // Read: file,1 | [0] { Signed 0, Unsigned 512 }.
-        let o = ok(
-            0,
-            6,
-            &[
-                0xc4, 0x02, 0x80, 0x00, 0x01, 0x0e, 0x31, 0x00, 0x22, 0x02, 0x00, 0x0f,
-            ],
-        );
+        let o = ok(0, 6, &[0xc4, 0x02, 0x80, 0x00, 0x01, 0x0e, 0x31, 0x00, 0x22, 0x02, 0x00, 0x0f]);
         assert_eq!(
             o.detail,
             Some(BacnetDetail::AtomicFile {
@@ -1431,109 +1222,48 @@ mod tests {
             })
         );
         // Write: file,1 | [1] { Signed 2, Unsigned 1, OctetString "x" }.
-        let o = ok(
-            0,
-            7,
-            &[
-                0xc4, 0x02, 0x80, 0x00, 0x01, 0x1e, 0x31, 0x02, 0x21, 0x01, 0x61, b'x', 0x1f,
-            ],
-        );
+        let o = ok(0, 7, &[0xc4, 0x02, 0x80, 0x00, 0x01, 0x1e, 0x31, 0x02, 0x21, 0x01, 0x61, b'x', 0x1f]);
         assert!(matches!(
             o.detail,
-            Some(BacnetDetail::AtomicFile {
-                access: FileAccess::Record,
-                start: 2,
-                ..
-            })
+            Some(BacnetDetail::AtomicFile { access: FileAccess::Record, start: 2, .. })
         ));
         // Write ACK: [0] start 0.
         let o = ok(3, 7, &[0x09, 0x00]);
-        assert!(matches!(
-            o.detail,
-            Some(BacnetDetail::AtomicFile { start: 0, .. })
-        ));
+        assert!(matches!(o.detail, Some(BacnetDetail::AtomicFile { start: 0, .. })));
     }
 
     #[test]
     fn create_and_delete() {
         // [0] { [0] analog-value } [1] { [0] object-name [2] { "X" } }.
-        let o = ok(
-            0,
-            10,
-            &[
-                0x0e, 0x09, 0x02, 0x0f, 0x1e, 0x09, 0x4d, 0x2e, 0x72, 0x00, b'X', 0x2f, 0x1f,
-            ],
-        );
+        let o = ok(0, 10, &[0x0e, 0x09, 0x02, 0x0f, 0x1e, 0x09, 0x4d, 0x2e, 0x72, 0x00, b'X', 0x2f, 0x1f]);
         assert_eq!(
             o.detail,
-            Some(BacnetDetail::CreateObject {
-                object_type: Some(2),
-                object: None,
-                initial_values: 1
-            })
+            Some(BacnetDetail::CreateObject { object_type: Some(2), object: None, initial_values: 1 })
         );
         let o = ok(3, 10, &[0xc4, 0x00, 0x80, 0x00, 0x05]);
-        assert!(matches!(
-            o.detail,
-            Some(BacnetDetail::CreateObject {
-                object: Some(_),
-                ..
-            })
-        ));
+        assert!(matches!(o.detail, Some(BacnetDetail::CreateObject { object: Some(_), .. })));
         let o = ok(0, 11, &[0xc4, 0x00, 0x80, 0x00, 0x05]);
-        assert_eq!(
-            o.detail,
-            Some(BacnetDetail::DeleteObject { object: oid(2, 5) })
-        );
+        assert_eq!(o.detail, Some(BacnetDetail::DeleteObject { object: oid(2, 5) }));
     }
 
     #[test]
     fn subscribe_cov() {
         // [0] pid 1 | [1] analog-input,1 | [2] true | [3] lifetime 300.
-        let o = ok(
-            0,
-            5,
-            &[0x09, 0x01, 0x1c, 0, 0, 0, 1, 0x29, 0x01, 0x3a, 0x01, 0x2c],
-        );
-        let Some(BacnetDetail::SubscribeCov {
-            confirmed,
-            lifetime,
-            cancellation,
-            ..
-        }) = o.detail
-        else {
+        let o = ok(0, 5, &[0x09, 0x01, 0x1c, 0, 0, 0, 1, 0x29, 0x01, 0x3a, 0x01, 0x2c]);
+        let Some(BacnetDetail::SubscribeCov { confirmed, lifetime, cancellation, .. }) = o.detail else {
             panic!()
         };
-        assert_eq!(
-            (confirmed, lifetime, cancellation),
-            (Some(true), Some(300), false)
-        );
+        assert_eq!((confirmed, lifetime, cancellation), (Some(true), Some(300), false));
         // Cancellation: neither [2] nor [3].
         let o = ok(0, 5, &[0x09, 0x01, 0x1c, 0, 0, 0, 1]);
-        assert!(matches!(
-            o.detail,
-            Some(BacnetDetail::SubscribeCov {
-                cancellation: true,
-                ..
-            })
-        ));
+        assert!(matches!(o.detail, Some(BacnetDetail::SubscribeCov { cancellation: true, .. })));
         // SubscribeCOVProperty with [4] { [0] present-value } [5] 0.5.
         let o = ok(
             0,
             28,
-            &[
-                0x09, 0x01, 0x1c, 0, 0, 0, 1, 0x29, 0x00, 0x4e, 0x09, 0x55, 0x4f, 0x5c, 0x3f, 0, 0,
-                0,
-            ],
+            &[0x09, 0x01, 0x1c, 0, 0, 0, 1, 0x29, 0x00, 0x4e, 0x09, 0x55, 0x4f, 0x5c, 0x3f, 0, 0, 0],
         );
-        let Some(BacnetDetail::SubscribeCov {
-            property,
-            cov_increment,
-            ..
-        }) = o.detail
-        else {
-            panic!()
-        };
+        let Some(BacnetDetail::SubscribeCov { property, cov_increment, .. }) = o.detail else { panic!() };
         assert_eq!((property, cov_increment), (Some(85), Some(0.5)));
     }
 
@@ -1542,43 +1272,23 @@ mod tests {
         // [0] pid 1 | [1] device,2101 | [2] analog-input,1 | [3] 0 | [4] { [0] present-value
         // [2] { Real 2.0 } [0] status-flags [2] { BitString 4 bits 0000 } }.
         let d = [
-            0x09, 0x01, 0x1c, 0x02, 0x00, 0x08, 0x35, 0x2c, 0, 0, 0, 1, 0x39, 0x00, 0x4e, 0x09,
-            0x55, 0x2e, 0x44, 0x40, 0, 0, 0, 0x2f, 0x09, 0x6f, 0x2e, 0x82, 0x04, 0x00, 0x2f, 0x4f,
+            0x09, 0x01, 0x1c, 0x02, 0x00, 0x08, 0x35, 0x2c, 0, 0, 0, 1, 0x39, 0x00, 0x4e, 0x09, 0x55, 0x2e,
+            0x44, 0x40, 0, 0, 0, 0x2f, 0x09, 0x6f, 0x2e, 0x82, 0x04, 0x00, 0x2f, 0x4f,
         ];
         let o = ok(1, 2, &d);
         assert_eq!(o.properties.len(), 2);
-        assert_eq!(
-            o.properties[1].value,
-            Some(V::BitString(Bits {
-                unused_bits: 4,
-                bits: "0000".into()
-            }))
-        );
-        assert!(matches!(
-            o.detail,
-            Some(BacnetDetail::CovNotification {
-                time_remaining: 0,
-                ..
-            })
-        ));
+        assert_eq!(o.properties[1].value, Some(V::BitString(Bits { unused_bits: 4, bits: "0000".into() })));
+        assert!(matches!(o.detail, Some(BacnetDetail::CovNotification { time_remaining: 0, .. })));
     }
 
     #[test]
     fn time_sync_write_group_private() {
         // Date 2024-05-01 | Time 12:30:05.00.
         let o = ok(1, 6, &[0xa4, 124, 5, 1, 3, 0xb4, 12, 30, 5, 0]);
-        assert!(matches!(
-            o.detail,
-            Some(BacnetDetail::TimeSynchronization { utc: false, .. })
-        ));
+        assert!(matches!(o.detail, Some(BacnetDetail::TimeSynchronization { utc: false, .. })));
         // WriteGroup: [0] group 1 | [1] prio 8 | [2] { [0] channel 3 Real 1.0 } | [3] false.
-        let o = ok(
-            1,
-            10,
-            &[
-                0x09, 0x01, 0x19, 0x08, 0x2e, 0x09, 0x03, 0x44, 0x3f, 0x80, 0, 0, 0x2f, 0x39, 0x00,
-            ],
-        );
+        let o =
+            ok(1, 10, &[0x09, 0x01, 0x19, 0x08, 0x2e, 0x09, 0x03, 0x44, 0x3f, 0x80, 0, 0, 0x2f, 0x39, 0x00]);
         assert_eq!(
             o.detail,
             Some(BacnetDetail::WriteGroup {
@@ -1592,11 +1302,7 @@ mod tests {
         let o = ok(0, 18, &[0x09, 0x07, 0x19, 0x01, 0x2e, 0x21, 0x01, 0x2f]);
         assert_eq!(
             o.detail,
-            Some(BacnetDetail::PrivateTransfer {
-                vendor_id: 7,
-                service_number: 1,
-                parameters_len: Some(2)
-            })
+            Some(BacnetDetail::PrivateTransfer { vendor_id: 7, service_number: 1, parameters_len: Some(2) })
         );
     }
 
@@ -1605,10 +1311,7 @@ mod tests {
         // 91 04 91 1a: security / password-failure.
         let o = ok(5, 20, &[0x91, 0x04, 0x91, 0x1a]);
         assert_eq!(o.detail, Some(BacnetDetail::Error(ErrorInfo::new(4, 26))));
-        assert_eq!(
-            ErrorInfo::new(4, 26).error_code_name,
-            Some("password-failure")
-        );
+        assert_eq!(ErrorInfo::new(4, 26).error_code_name, Some("password-failure"));
         // Wrapped: [0] { object / unknown-object } [1] first failed element 1.
         let o = ok(5, 10, &[0x0e, 0x91, 0x01, 0x91, 0x1f, 0x0f, 0x19, 0x01]);
         assert_eq!(o.detail, Some(BacnetDetail::Error(ErrorInfo::new(1, 31))));
@@ -1624,13 +1327,8 @@ mod tests {
 
     #[test]
     fn trailing_data_flagged() {
-        let (_, f) = run(
-            1,
-            0,
-            &[
-                0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4, 0x91, 0x00, 0x21, 0x05, 0x00,
-            ],
-        );
+        let (_, f) =
+            run(1, 0, &[0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4, 0x91, 0x00, 0x21, 0x05, 0x00]);
         assert!(f.has("service_trailing_data") && !f.malformed);
     }
 }

@@ -13,16 +13,13 @@ use rustc_hash::FxHashMap;
 
 use super::apdu::{max_apdu_value, max_segments_value, parse_apdu, ApduHeader, ApduSlice, PduType};
 use super::bvlc::{
-    parse_bvlc_header, parse_bvlc_payload, BvlcPayload, BVLC_HEADER_LEN, BVLC_TYPE_IP,
-    BVLC_TYPE_IPV6,
+    parse_bvlc_header, parse_bvlc_payload, BvlcPayload, BVLC_HEADER_LEN, BVLC_TYPE_IP, BVLC_TYPE_IPV6,
 };
-use super::npdu::{
-    parse_network_message, parse_npdu, reject_reason_name, NetworkMessage, NpduSlice,
-};
+use super::npdu::{parse_network_message, parse_npdu, reject_reason_name, NetworkMessage, NpduSlice};
 use super::record::{
-    abort_reason_name, property_name, reject_reason_name as apdu_reject_name, service_name,
-    BacnetDetail, BacnetRecord, BdtEntryRecord, BvlcInfo, FdtEntryRecord, MacAddr,
-    NetworkMessageInfo, NpduInfo, Reassembled, SegmentInfo,
+    abort_reason_name, property_name, reject_reason_name as apdu_reject_name, service_name, BacnetDetail,
+    BacnetRecord, BdtEntryRecord, BvlcInfo, FdtEntryRecord, MacAddr, NetworkMessageInfo, NpduInfo,
+    Reassembled, SegmentInfo,
 };
 use super::services::{parse_service, ServiceDecode};
 use super::tags::BacnetObjectId;
@@ -45,10 +42,7 @@ pub struct NetAddr {
 impl NetAddr {
     fn from(net: Option<u16>, mac: &[u8]) -> Self {
         match net {
-            Some(n) => NetAddr {
-                net: n,
-                mac: MacAddr::new(mac),
-            },
+            Some(n) => NetAddr { net: n, mac: MacAddr::new(mac) },
             None => NetAddr::default(),
         }
     }
@@ -125,10 +119,8 @@ pub fn decode_datagram(data: &[u8], ipv4: bool, max_values: usize) -> DatagramDe
     let body = data.get(BVLC_HEADER_LEN..).unwrap_or_default();
     if h.function.name().is_none() {
         d.flags.malformed("bvlc_unknown_function");
-        d.record.bvlc_info = Some(Box::new(BvlcInfo {
-            payload_len: Some(count(body.len())),
-            ..BvlcInfo::default()
-        }));
+        d.record.bvlc_info =
+            Some(Box::new(BvlcInfo { payload_len: Some(count(body.len())), ..BvlcInfo::default() }));
         return d;
     }
     let payload = match parse_bvlc_payload(h.function, body) {
@@ -151,11 +143,7 @@ pub fn decode_datagram(data: &[u8], ipv4: bool, max_values: usize) -> DatagramDe
 }
 
 /// Fills the BVLC part of the record; returns the NPDU bytes if the function carries one.
-fn bvlc_payload<'a>(
-    d: &mut DatagramDecode<'a>,
-    p: BvlcPayload<'a>,
-    max_values: usize,
-) -> Option<&'a [u8]> {
+fn bvlc_payload<'a>(d: &mut DatagramDecode<'a>, p: BvlcPayload<'a>, max_values: usize) -> Option<&'a [u8]> {
     match p {
         BvlcPayload::Result(code) => {
             d.record.bvlc_result = Some(code.0);
@@ -168,19 +156,10 @@ fn bvlc_payload<'a>(
             if !t.rest.is_empty() {
                 d.flags.malformed("bvlc_partial_table_entry");
             }
-            let bdt = t
-                .iter()
-                .take(max_values)
-                .map(|e| BdtEntryRecord {
-                    addr: e.addr,
-                    mask: e.mask,
-                })
-                .collect();
-            d.record.bvlc_info = Some(Box::new(BvlcInfo {
-                bdt,
-                entries: Some(count(t.len())),
-                ..BvlcInfo::default()
-            }));
+            let bdt =
+                t.iter().take(max_values).map(|e| BdtEntryRecord { addr: e.addr, mask: e.mask }).collect();
+            d.record.bvlc_info =
+                Some(Box::new(BvlcInfo { bdt, entries: Some(count(t.len())), ..BvlcInfo::default() }));
         }
         BvlcPayload::Fdt(t) => {
             if !t.rest.is_empty() {
@@ -189,17 +168,10 @@ fn bvlc_payload<'a>(
             let fdt = t
                 .iter()
                 .take(max_values)
-                .map(|e| FdtEntryRecord {
-                    addr: e.addr,
-                    ttl: e.ttl,
-                    remaining: e.remaining,
-                })
+                .map(|e| FdtEntryRecord { addr: e.addr, ttl: e.ttl, remaining: e.remaining })
                 .collect();
-            d.record.bvlc_info = Some(Box::new(BvlcInfo {
-                fdt,
-                entries: Some(count(t.len())),
-                ..BvlcInfo::default()
-            }));
+            d.record.bvlc_info =
+                Some(Box::new(BvlcInfo { fdt, entries: Some(count(t.len())), ..BvlcInfo::default() }));
         }
         BvlcPayload::Empty => {}
         BvlcPayload::Forwarded { orig_src, npdu } => {
@@ -207,23 +179,15 @@ fn bvlc_payload<'a>(
             return Some(npdu);
         }
         BvlcPayload::RegisterForeignDevice { ttl } => {
-            d.record.bvlc_info = Some(Box::new(BvlcInfo {
-                ttl: Some(ttl),
-                ..BvlcInfo::default()
-            }));
+            d.record.bvlc_info = Some(Box::new(BvlcInfo { ttl: Some(ttl), ..BvlcInfo::default() }));
         }
         BvlcPayload::DeleteFdtEntry { addr } => {
-            d.record.bvlc_info = Some(Box::new(BvlcInfo {
-                delete_entry: Some(addr),
-                ..BvlcInfo::default()
-            }));
+            d.record.bvlc_info = Some(Box::new(BvlcInfo { delete_entry: Some(addr), ..BvlcInfo::default() }));
         }
         BvlcPayload::Npdu(n) => return Some(n),
         BvlcPayload::Secure(b) | BvlcPayload::Unknown(b) => {
-            d.record.bvlc_info = Some(Box::new(BvlcInfo {
-                payload_len: Some(count(b.len())),
-                ..BvlcInfo::default()
-            }));
+            d.record.bvlc_info =
+                Some(Box::new(BvlcInfo { payload_len: Some(count(b.len())), ..BvlcInfo::default() }));
         }
     }
     None
@@ -249,11 +213,7 @@ fn decode_npdu<'a>(d: &mut DatagramDecode<'a>, bytes: &'a [u8], max_values: usiz
         Err(e) => {
             // Keep version and control when they are there.
             if let (Some(&version), Some(&control)) = (bytes.first(), bytes.get(1)) {
-                d.record.npdu = Some(NpduInfo {
-                    version,
-                    control,
-                    ..NpduInfo::default()
-                });
+                d.record.npdu = Some(NpduInfo { version, control, ..NpduInfo::default() });
             }
             d.flags.malformed(code_of(e, "npdu_truncated"));
             return;
@@ -295,10 +255,7 @@ fn network_message(
                     }
                     m.dnets = l.iter().take(max_values).collect();
                 }
-                NetworkMessage::ICouldBeRouter {
-                    dnet,
-                    performance_index,
-                } => {
+                NetworkMessage::ICouldBeRouter { dnet, performance_index } => {
                     m.dnet = Some(dnet);
                     m.performance_index = Some(performance_index);
                 }
@@ -312,16 +269,9 @@ fn network_message(
                 }
                 NetworkMessage::RoutingTable(rt) => {
                     m.ports = Some(rt.count);
-                    m.dnets = rt
-                        .iter()
-                        .take(max_values)
-                        .map(|(dnet, _, _)| dnet)
-                        .collect();
+                    m.dnets = rt.iter().take(max_values).map(|(dnet, _, _)| dnet).collect();
                 }
-                NetworkMessage::EstablishConnection {
-                    dnet,
-                    termination_time,
-                } => {
+                NetworkMessage::EstablishConnection { dnet, termination_time } => {
                     m.dnet = Some(dnet);
                     m.termination_time = Some(termination_time);
                 }
@@ -404,10 +354,7 @@ fn decode_apdu<'a>(d: &mut DatagramDecode<'a>, n: &NpduSlice<'a>, max_values: us
     match pt {
         PduType::REJECT => {
             let reason = h.reason.unwrap_or(0);
-            r.detail = Some(Box::new(BacnetDetail::Reject {
-                reason,
-                reason_name: apdu_reject_name(reason),
-            }));
+            r.detail = Some(Box::new(BacnetDetail::Reject { reason, reason_name: apdu_reject_name(reason) }));
         }
         PduType::ABORT => {
             let reason = h.reason.unwrap_or(0);
@@ -419,15 +366,12 @@ fn decode_apdu<'a>(d: &mut DatagramDecode<'a>, n: &NpduSlice<'a>, max_values: us
         }
         _ => {}
     }
-    if matches!(
-        pt,
-        PduType::SIMPLE_ACK | PduType::SEGMENT_ACK | PduType::REJECT | PduType::ABORT
-    ) && !a.body.is_empty()
+    if matches!(pt, PduType::SIMPLE_ACK | PduType::SEGMENT_ACK | PduType::REJECT | PduType::ABORT)
+        && !a.body.is_empty()
     {
         d.flags.flag("apdu_trailing_data");
     }
-    let decodable =
-        matches!(h.pdu_type, 0 | 1 | 3 | 5) && !h.segmented() && r.service_name.is_some();
+    let decodable = matches!(h.pdu_type, 0 | 1 | 3 | 5) && !h.segmented() && r.service_name.is_some();
     if let (true, Some(s)) = (decodable, h.service) {
         let sd = parse_service(h.pdu_type, s, a.body, max_values, &mut d.flags);
         if h.pdu_type == 0 {
@@ -441,11 +385,10 @@ fn decode_apdu<'a>(d: &mut DatagramDecode<'a>, n: &NpduSlice<'a>, max_values: us
 /// Object and property of a decoded request.
 fn request_what(sd: &ServiceDecode) -> (Option<BacnetObjectId>, Option<u32>) {
     match sd.out.detail.as_ref() {
-        Some(BacnetDetail::Property {
-            object, property, ..
-        }) => (Some(*object), Some(*property)),
-        Some(BacnetDetail::SubscribeCov { object, .. })
-        | Some(BacnetDetail::DeleteObject { object }) => (Some(*object), None),
+        Some(BacnetDetail::Property { object, property, .. }) => (Some(*object), Some(*property)),
+        Some(BacnetDetail::SubscribeCov { object, .. }) | Some(BacnetDetail::DeleteObject { object }) => {
+            (Some(*object), None)
+        }
         Some(BacnetDetail::AtomicFile { file, .. }) => (*file, None),
         _ => match sd.out.properties.first() {
             Some(p) => (p.object, Some(p.property)),
@@ -474,12 +417,7 @@ struct Reassembly {
 
 impl Reassembly {
     fn start(body: &[u8], cap: usize) -> Self {
-        let mut r = Reassembly {
-            next_seq: 1,
-            segments: 1,
-            data: Vec::new(),
-            abandoned: false,
-        };
+        let mut r = Reassembly { next_seq: 1, segments: 1, data: Vec::new(), abandoned: false };
         if body.len() > cap {
             r.abandoned = true;
         } else {
@@ -552,9 +490,8 @@ impl BacnetParser {
     }
 
     fn what(key: &TxKey, p: &Pending) -> String {
-        let mut s = String::from(
-            super::record::confirmed_service_name(p.service).unwrap_or("confirmed-request"),
-        );
+        let mut s =
+            String::from(super::record::confirmed_service_name(p.service).unwrap_or("confirmed-request"));
         s.push_str(&format!(" invoke {}", key.invoke_id));
         if let Some(o) = p.object {
             s.push_str(&format!(" {o}"));
@@ -569,14 +506,7 @@ impl BacnetParser {
     }
 
     fn report(cx: &mut Cx<'_>, key: &TxKey, p: &Pending, outcome: TxOutcome) {
-        cx.unanswered(
-            AppProto::Bacnet,
-            key.req_dir,
-            outcome,
-            p.frame,
-            p.ts_ns,
-            Self::what(key, p),
-        );
+        cx.unanswered(AppProto::Bacnet, key.req_dir, outcome, p.frame, p.ts_ns, Self::what(key, p));
     }
 
     /// Reports and drops transactions idle for longer than the APDU timeout, oldest first.
@@ -605,14 +535,8 @@ impl BacnetParser {
 
     /// Inserts a request, evicting the oldest entry when the table is full.
     fn insert(&mut self, cx: &mut Cx<'_>, key: TxKey, p: Pending) {
-        if !self.pending.contains_key(&key)
-            && self.pending.len() >= cx.limits.max_pending_per_flow.max(1)
-        {
-            let oldest = self
-                .pending
-                .iter()
-                .min_by_key(|(_, p)| (p.last_ns, p.frame))
-                .map(|(k, _)| *k);
+        if !self.pending.contains_key(&key) && self.pending.len() >= cx.limits.max_pending_per_flow.max(1) {
+            let oldest = self.pending.iter().min_by_key(|(_, p)| (p.last_ns, p.frame)).map(|(k, _)| *k);
             if let Some(k) = oldest {
                 if let Some(old) = self.pending.remove(&k) {
                     Self::report(cx, &k, &old, TxOutcome::Evicted);
@@ -648,18 +572,9 @@ impl BacnetParser {
         };
         let cap = MAX_REASSEMBLY_BYTES.min(cx.limits.max_message_bytes);
         let max_values = cx.limits.max_values_kept;
-        let as_request = TxKey {
-            req_dir: dir,
-            invoke_id,
-            requester: d.src_net,
-            responder: d.dst_net,
-        };
-        let as_answer = TxKey {
-            req_dir: dir.reverse(),
-            invoke_id,
-            requester: d.dst_net,
-            responder: d.src_net,
-        };
+        let as_request = TxKey { req_dir: dir, invoke_id, requester: d.src_net, responder: d.dst_net };
+        let as_answer =
+            TxKey { req_dir: dir.reverse(), invoke_id, requester: d.dst_net, responder: d.src_net };
         let latency = |p: &Pending| u64::try_from(cx.ts_ns.saturating_sub(p.ts_ns) / 1000).ok();
         match PduType(h.pdu_type) {
             PduType::CONFIRMED_REQUEST => {
@@ -678,10 +593,7 @@ impl BacnetParser {
                         }
                         if !h.more_follows() && !r.abandoned {
                             let sd = parse_service(0, service, &r.data, max_values, &mut d.flags);
-                            let info = Reassembled {
-                                segments: r.segments,
-                                bytes: count(r.data.len()),
-                            };
+                            let info = Reassembled { segments: r.segments, bytes: count(r.data.len()) };
                             p.request = None;
                             let (object, property) = request_what(&sd);
                             p.object = object;
@@ -751,10 +663,8 @@ impl BacnetParser {
                         let sd = parse_service(3, service, &r.data, max_values, &mut d.flags);
                         apply_service(&mut d.record, sd);
                         if let Some(s) = d.record.segmentation.as_mut() {
-                            s.reassembled = Some(Reassembled {
-                                segments: r.segments,
-                                bytes: count(r.data.len()),
-                            });
+                            s.reassembled =
+                                Some(Reassembled { segments: r.segments, bytes: count(r.data.len()) });
                         }
                     }
                 }
@@ -775,16 +685,8 @@ impl BacnetParser {
             }
             PduType::REJECT | PduType::ABORT => {
                 // An Abort from the client (SRV = 0) travels in the direction of its request.
-                let req_dir = if h.pdu_type == 7 && !h.server() {
-                    dir
-                } else {
-                    dir.reverse()
-                };
-                let key = if req_dir == dir {
-                    as_request
-                } else {
-                    as_answer
-                };
+                let req_dir = if h.pdu_type == 7 && !h.server() { dir } else { dir.reverse() };
+                let key = if req_dir == dir { as_request } else { as_answer };
                 let key = if self.pending.contains_key(&key) {
                     Some(key)
                 } else {
@@ -845,7 +747,6 @@ impl AppParser for BacnetParser {
                     + p.response.as_ref().map_or(0, |r| r.data.capacity())
             })
             .sum();
-        self.pending.capacity() * (std::mem::size_of::<TxKey>() + std::mem::size_of::<Pending>())
-            + reasm
+        self.pending.capacity() * (std::mem::size_of::<TxKey>() + std::mem::size_of::<Pending>()) + reasm
     }
 }

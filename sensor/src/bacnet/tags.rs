@@ -81,10 +81,7 @@ impl Tag<'_> {
 }
 
 fn byte(input: &[u8], at: usize) -> Result<u8, BacnetError> {
-    input
-        .get(at)
-        .copied()
-        .ok_or_else(|| BacnetError::need(at + 1, input.len()))
+    input.get(at).copied().ok_or_else(|| BacnetError::need(at + 1, input.len()))
 }
 
 /// Parses one tag and its content. Returns the tag and the bytes used (header and content).
@@ -100,49 +97,17 @@ pub fn parse_tag(input: &[u8]) -> Result<(Tag<'_>, usize), BacnetError> {
         number = byte(input, 1)?;
         at = 2;
     }
-    let class = if b0 & 0x08 != 0 {
-        TagClass::Context
-    } else {
-        TagClass::Application
-    };
+    let class = if b0 & 0x08 != 0 { TagClass::Context } else { TagClass::Application };
     let lvt = b0 & 0x07;
     if class == TagClass::Application && number == app::BOOLEAN {
-        return Ok((
-            Tag {
-                number,
-                class,
-                kind: TagKind::AppBoolean(lvt),
-                content: &[],
-            },
-            at,
-        ));
+        return Ok((Tag { number, class, kind: TagKind::AppBoolean(lvt), content: &[] }, at));
     }
     let len = match lvt {
         6 | 7 if class == TagClass::Application => {
             return Err(BacnetError::malformed(0, "tag_app_lvt_open_close"));
         }
-        6 => {
-            return Ok((
-                Tag {
-                    number,
-                    class,
-                    kind: TagKind::Opening,
-                    content: &[],
-                },
-                at,
-            ))
-        }
-        7 => {
-            return Ok((
-                Tag {
-                    number,
-                    class,
-                    kind: TagKind::Closing,
-                    content: &[],
-                },
-                at,
-            ))
-        }
+        6 => return Ok((Tag { number, class, kind: TagKind::Opening, content: &[] }, at)),
+        7 => return Ok((Tag { number, class, kind: TagKind::Closing, content: &[] }, at)),
         5 => {
             let l = byte(input, at)?;
             at += 1;
@@ -171,15 +136,7 @@ pub fn parse_tag(input: &[u8]) -> Result<(Tag<'_>, usize), BacnetError> {
         return Err(BacnetError::malformed(0, "tag_length_too_large"));
     }
     match input.get(at..at + len) {
-        Some(content) => Ok((
-            Tag {
-                number,
-                class,
-                kind: TagKind::Primitive,
-                content,
-            },
-            at + len,
-        )),
+        Some(content) => Ok((Tag { number, class, kind: TagKind::Primitive, content }, at + len)),
         None => Err(BacnetError::need(at + len, input.len())),
     }
 }
@@ -201,10 +158,7 @@ impl BacnetObjectId {
 
     pub fn from_u32(v: u32) -> Self {
         // Both parts are masked to their widths, so the casts cannot lose bits.
-        BacnetObjectId {
-            object_type: (v >> 22) as u16,
-            instance: v & 0x3f_ffff,
-        }
+        BacnetObjectId { object_type: (v >> 22) as u16, instance: v & 0x3f_ffff }
     }
 
     pub fn is_device(&self) -> bool {
@@ -322,10 +276,7 @@ pub struct CharString<'a> {
 impl fmt::Debug for CharString<'_> {
     /// Length only: a CharacterString may be a password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CharString")
-            .field("charset", &self.charset)
-            .field("len", &self.bytes.len())
-            .finish()
+        f.debug_struct("CharString").field("charset", &self.charset).field("len", &self.bytes.len()).finish()
     }
 }
 
@@ -337,12 +288,8 @@ impl CharString<'_> {
             charset::UTF8 if std::str::from_utf8(self.bytes).is_err() => {
                 flags.malformed("charstring_invalid_utf8");
             }
-            charset::UCS2 if self.bytes.len() % 2 != 0 => {
-                flags.malformed("charstring_ucs2_odd_length")
-            }
-            charset::UCS4 if self.bytes.len() % 4 != 0 => {
-                flags.malformed("charstring_ucs4_bad_length")
-            }
+            charset::UCS2 if self.bytes.len() % 2 != 0 => flags.malformed("charstring_ucs2_odd_length"),
+            charset::UCS4 if self.bytes.len() % 4 != 0 => flags.malformed("charstring_ucs4_bad_length"),
             c if charset::name(c).is_none() => flags.malformed("charstring_unknown_charset"),
             _ => {}
         }
@@ -479,12 +426,7 @@ pub fn decode_date(c: &[u8]) -> Result<BacnetDate, &'static str> {
 /// Time (20.2.13): hour, minute, second, hundredths.
 pub fn decode_time(c: &[u8]) -> Result<BacnetTime, &'static str> {
     match *c {
-        [h, m, s, x] => Ok(BacnetTime {
-            hour: any(h),
-            minute: any(m),
-            second: any(s),
-            hundredths: any(x),
-        }),
+        [h, m, s, x] => Ok(BacnetTime { hour: any(h), minute: any(m), second: any(s), hundredths: any(x) }),
         _ => Err("time_bad_length"),
     }
 }
@@ -507,10 +449,7 @@ pub fn decode_charstring(c: &[u8]) -> Result<CharString<'_>, &'static str> {
 }
 
 /// BitString (20.2.10): the count of unused bits in the last octet, then the bits.
-pub fn decode_bitstring<'a>(
-    c: &'a [u8],
-    flags: &mut Flags,
-) -> Result<(u8, &'a [u8]), &'static str> {
+pub fn decode_bitstring<'a>(c: &'a [u8], flags: &mut Flags) -> Result<(u8, &'a [u8]), &'static str> {
     let Some((&unused, bits)) = c.split_first() else {
         return Err("bitstring_empty");
     };
@@ -538,10 +477,7 @@ pub fn decode_context_boolean(c: &[u8], flags: &mut Flags) -> Result<bool, &'sta
 /// Decodes an application-tagged primitive. Encodings the type forbids are errors (a stable
 /// code); questionable but decodable ones (Boolean LVT > 1, bad character data, BitString
 /// unused bits > 7) are flagged in `flags`.
-pub fn decode_app_value<'a>(
-    tag: &Tag<'a>,
-    flags: &mut Flags,
-) -> Result<AppValue<'a>, &'static str> {
+pub fn decode_app_value<'a>(tag: &Tag<'a>, flags: &mut Flags) -> Result<AppValue<'a>, &'static str> {
     if tag.class != TagClass::Application {
         return Err("tag_not_application");
     }
@@ -596,9 +532,7 @@ pub fn check_tags(data: &[u8], flags: &mut Flags) -> Result<usize, BacnetError> 
         let (tag, used) = parse_tag(rest).map_err(|e| e.shifted(at))?;
         match tag.kind {
             TagKind::Opening => {
-                let slot = stack
-                    .get_mut(depth)
-                    .ok_or(BacnetError::malformed(at, "tag_nesting_too_deep"))?;
+                let slot = stack.get_mut(depth).ok_or(BacnetError::malformed(at, "tag_nesting_too_deep"))?;
                 *slot = tag.number;
                 depth += 1;
             }
@@ -658,9 +592,7 @@ impl<'a> TagReader<'a> {
         if self.is_empty() {
             return Ok(None);
         }
-        parse_tag(self.rest())
-            .map(Some)
-            .map_err(|e| e.shifted(self.pos))
+        parse_tag(self.rest()).map(Some).map_err(|e| e.shifted(self.pos))
     }
 
     pub fn peek(&self) -> Result<Option<Tag<'a>>, BacnetError> {
@@ -678,8 +610,7 @@ impl<'a> TagReader<'a> {
 
     /// The next tag, which must exist (else `Incomplete`).
     pub fn required(&mut self) -> Result<Tag<'a>, BacnetError> {
-        self.next_tag()?
-            .ok_or(BacnetError::Incomplete { needed: None })
+        self.next_tag()?.ok_or(BacnetError::Incomplete { needed: None })
     }
 
     /// Consumes the next tag if it is context primitive `n`, returning its content.
@@ -796,9 +727,8 @@ impl<'a> TagReader<'a> {
             let t = self.required()?;
             match t.kind {
                 TagKind::Opening => {
-                    let slot = stack
-                        .get_mut(depth)
-                        .ok_or(BacnetError::malformed(at, "tag_nesting_too_deep"))?;
+                    let slot =
+                        stack.get_mut(depth).ok_or(BacnetError::malformed(at, "tag_nesting_too_deep"))?;
                     *slot = t.number;
                     depth += 1;
                 }
@@ -832,10 +762,7 @@ mod tests {
     fn headers() {
         // 0x21 0x05: application Unsigned (tag 2), length 1, value 5.
         let (t, n) = tag(&[0x21, 0x05]);
-        assert_eq!(
-            (t.number, t.class, t.content, n),
-            (2, TagClass::Application, &[5u8][..], 2)
-        );
+        assert_eq!((t.number, t.class, t.content, n), (2, TagClass::Application, &[5u8][..], 2));
         // 0x0c + 4: context tag 0, length 4.
         let (t, _) = tag(&[0x0c, 0x02, 0x00, 0x00, 0x7b]);
         assert!(t.is_context(0));
@@ -858,10 +785,7 @@ mod tests {
             Err(BacnetError::malformed(0, "tag_length_too_large"))
         );
         // 4-byte length 300 with 10 bytes: incomplete.
-        assert!(matches!(
-            parse_tag(&[0x65, 0xff, 0, 0, 1, 0x2c, 1, 2]),
-            Err(BacnetError::Incomplete { .. })
-        ));
+        assert!(matches!(parse_tag(&[0x65, 0xff, 0, 0, 1, 0x2c, 1, 2]), Err(BacnetError::Incomplete { .. })));
         // Application Boolean true: 0x11, no content.
         assert_eq!(tag(&[0x11]).0.kind, TagKind::AppBoolean(1));
     }
@@ -869,14 +793,8 @@ mod tests {
     #[test]
     fn application_lvt_6_7_is_not_an_opening_tag() {
         // 0x06: tag 0, class bit clear (application), LVT 6; 0x47: application tag 4, LVT 7.
-        assert_eq!(
-            parse_tag(&[0x06]),
-            Err(BacnetError::malformed(0, "tag_app_lvt_open_close"))
-        );
-        assert_eq!(
-            parse_tag(&[0x47]),
-            Err(BacnetError::malformed(0, "tag_app_lvt_open_close"))
-        );
+        assert_eq!(parse_tag(&[0x06]), Err(BacnetError::malformed(0, "tag_app_lvt_open_close")));
+        assert_eq!(parse_tag(&[0x47]), Err(BacnetError::malformed(0, "tag_app_lvt_open_close")));
         // 0x0e: the same with the class bit set is a context opening tag 0.
         assert!(parse_tag(&[0x0e]).unwrap().0.is_opening(0));
     }
@@ -887,43 +805,24 @@ mod tests {
         fn v<'a>(d: &'a [u8], f: &mut Flags) -> Result<AppValue<'a>, &'static str> {
             decode_app_value(&parse_tag(d).unwrap().0, f)
         }
-        assert_eq!(
-            v(&[0x44, 0x41, 0xac, 0x00, 0x00], &mut f),
-            Ok(AppValue::Real(21.5))
-        );
+        assert_eq!(v(&[0x44, 0x41, 0xac, 0x00, 0x00], &mut f), Ok(AppValue::Real(21.5)));
         assert_eq!(v(&[0x31, 0xff], &mut f), Ok(AppValue::Signed(-1)));
         assert_eq!(v(&[0x32, 0x80, 0x00], &mut f), Ok(AppValue::Signed(-32768)));
         assert_eq!(v(&[0x91, 0x03], &mut f), Ok(AppValue::Enumerated(3)));
         assert_eq!(v(&[0x00], &mut f), Ok(AppValue::Null));
         assert_eq!(
             v(&[0xc4, 0x02, 0x00, 0x00, 0x7b], &mut f),
-            Ok(AppValue::ObjectId(BacnetObjectId {
-                object_type: 8,
-                instance: 123
-            }))
+            Ok(AppValue::ObjectId(BacnetObjectId { object_type: 8, instance: 123 }))
         );
         // Unsigned of 8 bytes accepted, 9 bytes refused.
-        assert_eq!(
-            v(&[0x25, 0x08, 0, 0, 0, 1, 0, 0, 0, 0], &mut f),
-            Ok(AppValue::Unsigned(1 << 32))
-        );
-        assert_eq!(
-            v(&[0x25, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 1], &mut f),
-            Err("unsigned_bad_length")
-        );
-        assert_eq!(
-            v(&[0xc3, 0x02, 0x00, 0x08], &mut f),
-            Err("objectid_bad_length")
-        );
+        assert_eq!(v(&[0x25, 0x08, 0, 0, 0, 1, 0, 0, 0, 0], &mut f), Ok(AppValue::Unsigned(1 << 32)));
+        assert_eq!(v(&[0x25, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 1], &mut f), Err("unsigned_bad_length"));
+        assert_eq!(v(&[0xc3, 0x02, 0x00, 0x08], &mut f), Err("objectid_bad_length"));
         assert_eq!(v(&[0x70], &mut f), Err("charstring_empty"));
         // Date 2024-05-01 Wednesday, time 12:30:05.00.
-        let AppValue::Date(d) = v(&[0xa4, 124, 5, 1, 3], &mut f).unwrap() else {
-            panic!()
-        };
+        let AppValue::Date(d) = v(&[0xa4, 124, 5, 1, 3], &mut f).unwrap() else { panic!() };
         assert_eq!(d.to_string(), "2024-05-01");
-        let AppValue::Time(t) = v(&[0xb4, 12, 30, 5, 0], &mut f).unwrap() else {
-            panic!()
-        };
+        let AppValue::Time(t) = v(&[0xb4, 12, 30, 5, 0], &mut f).unwrap() else { panic!() };
         assert_eq!(t.to_string(), "12:30:05.00");
         assert_eq!(f, Flags::default());
     }
@@ -944,11 +843,7 @@ mod tests {
         let _ = v(&[0x74, 0x04, 0x00, 0x41, 0x00], &mut f);
         let _ = v(&[0x73, 0x00, 0xc3, 0x28], &mut f);
         let _ = v(&[0x72, 0x09, 0x41], &mut f);
-        for c in [
-            "charstring_ucs2_odd_length",
-            "charstring_invalid_utf8",
-            "charstring_unknown_charset",
-        ] {
+        for c in ["charstring_ucs2_odd_length", "charstring_invalid_utf8", "charstring_unknown_charset"] {
             assert!(f.has(c), "{c}");
         }
         assert!(f.malformed);
@@ -956,42 +851,17 @@ mod tests {
 
     #[test]
     fn text() {
-        let s = CharString {
-            charset: charset::ISO_8859_1,
-            bytes: b"Caf\xe9",
-        };
+        let s = CharString { charset: charset::ISO_8859_1, bytes: b"Caf\xe9" };
         assert_eq!(s.to_text(64).as_deref(), Some("Café"));
-        let s = CharString {
-            charset: charset::UCS2,
-            bytes: &[0x00, 0x41, 0x00, 0xe9],
-        };
+        let s = CharString { charset: charset::UCS2, bytes: &[0x00, 0x41, 0x00, 0xe9] };
         assert_eq!(s.to_text(64).as_deref(), Some("Aé"));
-        let s = CharString {
-            charset: charset::UTF8,
-            bytes: b"abcdef",
-        };
+        let s = CharString { charset: charset::UTF8, bytes: b"abcdef" };
         assert_eq!(s.to_text(3).as_deref(), Some("abc"));
-        let s = CharString {
-            charset: charset::UTF8,
-            bytes: b"a\xffb",
-        };
+        let s = CharString { charset: charset::UTF8, bytes: b"a\xffb" };
         assert_eq!(s.to_text(64).as_deref(), Some("a\u{fffd}b"));
+        assert_eq!(CharString { charset: charset::JIS_X_0208, bytes: b"x" }.to_text(64), None);
         assert_eq!(
-            CharString {
-                charset: charset::JIS_X_0208,
-                bytes: b"x"
-            }
-            .to_text(64),
-            None
-        );
-        assert_eq!(
-            format!(
-                "{:?}",
-                CharString {
-                    charset: 0,
-                    bytes: b"secret"
-                }
-            ),
+            format!("{:?}", CharString { charset: 0, bytes: b"secret" }),
             "CharString { charset: 0, len: 6 }"
         );
     }
@@ -1000,20 +870,11 @@ mod tests {
     fn structure() {
         let mut f = Flags::default();
         // [3] { Real 21.5 } : 3e 44 41ac0000 3f.
-        assert_eq!(
-            check_tags(&[0x3e, 0x44, 0x41, 0xac, 0, 0, 0x3f], &mut f),
-            Ok(3)
-        );
+        assert_eq!(check_tags(&[0x3e, 0x44, 0x41, 0xac, 0, 0, 0x3f], &mut f), Ok(3));
         // Closing tag of the wrong number.
-        assert_eq!(
-            check_tags(&[0x3e, 0x4f], &mut f),
-            Err(BacnetError::malformed(1, "tag_nesting_mismatch"))
-        );
+        assert_eq!(check_tags(&[0x3e, 0x4f], &mut f), Err(BacnetError::malformed(1, "tag_nesting_mismatch")));
         // Unclosed.
-        assert_eq!(
-            check_tags(&[0x3e, 0x00], &mut f),
-            Err(BacnetError::malformed(2, "tag_unclosed"))
-        );
+        assert_eq!(check_tags(&[0x3e, 0x00], &mut f), Err(BacnetError::malformed(2, "tag_unclosed")));
         // Nesting one deeper than the cap.
         let mut deep = vec![0x0e | 0x08; MAX_NESTING + 1];
         deep.extend(vec![0x0f | 0x08; MAX_NESTING + 1]);
@@ -1037,9 +898,6 @@ mod tests {
         assert!(r.opening(1).unwrap());
         assert_eq!(r.skip_to_closing(1), Ok(&d[3..7]));
         assert!(r.is_empty());
-        assert_eq!(
-            r.req_with(4, decode_unsigned),
-            Err(BacnetError::Incomplete { needed: None })
-        );
+        assert_eq!(r.req_with(4, decode_unsigned), Err(BacnetError::Incomplete { needed: None }));
     }
 }

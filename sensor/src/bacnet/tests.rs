@@ -16,27 +16,24 @@ use super::{probe, BacnetError, BacnetParser};
 use crate::app::{drive, AppLimits, AppParser, Cx, Dir, Endpoint, FlowInfo, Transport};
 use crate::record::{Event, OtBody, OtMessage, TxEvent, TxOutcome};
 
-const WHO_IS: &[u8] = &[
-    0x81, 0x0b, 0x00, 0x10, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff, 0x10, 0x08, 0x09, 0x00, 0x19, 0x64,
-];
+const WHO_IS: &[u8] =
+    &[0x81, 0x0b, 0x00, 0x10, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff, 0x10, 0x08, 0x09, 0x00, 0x19, 0x64];
 const I_AM: &[u8] = &[
-    0x81, 0x0b, 0x00, 0x14, 0x01, 0x00, 0x10, 0x00, 0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4,
-    0x91, 0x00, 0x21, 0x05,
+    0x81, 0x0b, 0x00, 0x14, 0x01, 0x00, 0x10, 0x00, 0xc4, 0x02, 0x00, 0x00, 0x7b, 0x22, 0x05, 0xc4, 0x91,
+    0x00, 0x21, 0x05,
 ];
-const READ_PROPERTY: &[u8] = &[
-    0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19,
-    0x79,
-];
+const READ_PROPERTY: &[u8] =
+    &[0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x7b, 0x19, 0x79];
 const DCC: &[u8] = &[
-    0x81, 0x0a, 0x00, 0x17, 0x01, 0x04, 0x00, 0x05, 0x03, 0x11, 0x09, 0x3c, 0x19, 0x01, 0x2d, 0x07,
-    0x00, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74,
+    0x81, 0x0a, 0x00, 0x17, 0x01, 0x04, 0x00, 0x05, 0x03, 0x11, 0x09, 0x3c, 0x19, 0x01, 0x2d, 0x07, 0x00,
+    0x73, 0x65, 0x63, 0x72, 0x65, 0x74,
 ];
 
 fn messages(ev: &[Event]) -> Vec<&OtMessage> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Message(m) => Some(&**m),
-            Event::Transaction(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -45,7 +42,7 @@ fn txs(ev: &[Event]) -> Vec<&TxEvent> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Transaction(t) => Some(t),
-            Event::Message(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -63,12 +60,7 @@ fn is_incomplete<T>(r: &Result<T, BacnetError>) -> bool {
 
 fn run(segments: &[(Dir, &[u8])]) -> Vec<Event> {
     let flow = drive::test_flow(Transport::Udp, 47808);
-    drive::run(
-        &mut BacnetParser::new(),
-        &flow,
-        &AppLimits::default(),
-        segments,
-    )
+    drive::run(&mut BacnetParser::new(), &flow, &AppLimits::default(), segments)
 }
 
 #[test]
@@ -81,13 +73,7 @@ fn worked_who_is() {
     assert!(!m[0].malformed, "{:?}", m[0].anomalies);
     assert_eq!((r.bvlc, r.apdu_type, r.service), (0x0b, Some(1), Some(8)));
     assert_eq!(r.npdu.and_then(|n| n.dnet), Some(0xffff));
-    assert_eq!(
-        r.detail.as_deref(),
-        Some(&BacnetDetail::WhoIs {
-            low: Some(0),
-            high: Some(100)
-        })
-    );
+    assert_eq!(r.detail.as_deref(), Some(&BacnetDetail::WhoIs { low: Some(0), high: Some(100) }));
     assert_eq!(r.summary(), "unconfirmed-request who-Is 0-100");
 }
 
@@ -101,18 +87,10 @@ fn worked_i_am() {
     assert!(!m[0].malformed);
     let id = r.identity.as_deref().unwrap();
     assert_eq!(
-        (
-            id.device_instance,
-            id.vendor_id,
-            id.max_apdu,
-            id.segmentation
-        ),
+        (id.device_instance, id.vendor_id, id.max_apdu, id.segmentation),
         (Some(123), Some(5), Some(1476), Some(0))
     );
-    assert_eq!(
-        r.summary(),
-        "unconfirmed-request i-Am device,123 max-apdu 1476 segmented-both vendor 5"
-    );
+    assert_eq!(r.summary(), "unconfirmed-request i-Am device,123 max-apdu 1476 segmented-both vendor 5");
 }
 
 #[test]
@@ -123,22 +101,13 @@ fn worked_read_property() {
     let m = messages(&ev);
     let r = bacnet(m[0]);
     assert!(!m[0].malformed);
-    assert_eq!(
-        (r.apdu_type, r.service, r.invoke_id),
-        (Some(0), Some(12), Some(1))
-    );
+    assert_eq!((r.apdu_type, r.service, r.invoke_id), (Some(0), Some(12), Some(1)));
     assert_eq!(r.segmentation.and_then(|s| s.max_apdu), Some(1476));
-    assert_eq!(
-        r.summary(),
-        "confirmed-request readProperty device,123 vendor-name invoke 1"
-    );
+    assert_eq!(r.summary(), "confirmed-request readProperty device,123 vendor-name invoke 1");
     // Unanswered at the end of the flow.
     let t = txs(&ev);
     assert_eq!(t.len(), 1);
-    assert_eq!(
-        (t[0].outcome, t[0].request_frame),
-        (TxOutcome::UnansweredAtClose, 1)
-    );
+    assert_eq!((t[0].outcome, t[0].request_frame), (TxOutcome::UnansweredAtClose, 1));
     assert_eq!(t[0].what, "readProperty invoke 1 device,123 vendor-name");
 }
 
@@ -157,10 +126,7 @@ fn worked_dcc_password_is_never_kept() {
     let json = serde_json::to_string(m[0]).unwrap();
     let debug = format!("{ev:?}");
     for text in [&json, &debug] {
-        assert!(
-            !text.contains("secret") && !text.contains("73656372"),
-            "{text}"
-        );
+        assert!(!text.contains("secret") && !text.contains("73656372"), "{text}");
     }
     assert!(json.contains("\"password_present\":true") && json.contains("\"password_length\":6"));
 }
@@ -168,9 +134,7 @@ fn worked_dcc_password_is_never_kept() {
 /// A ReadProperty-ACK for `invoke` with a Real value.
 fn rp_ack(invoke: u8) -> Vec<u8> {
     let mut d = vec![0x81, 0x0a, 0x00, 0x00, 0x01, 0x00, 0x30, invoke, 0x0c];
-    d.extend([
-        0x0c, 0x00, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x41, 0xac, 0x00, 0x00, 0x3f,
-    ]);
+    d.extend([0x0c, 0x00, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x41, 0xac, 0x00, 0x00, 0x3f]);
     let n = d.len() as u16;
     d[2..4].copy_from_slice(&n.to_be_bytes());
     d
@@ -185,19 +149,12 @@ fn rp_req(invoke: u8) -> Vec<u8> {
 #[test]
 fn pairing_and_orphans() {
     let (req, ack, other) = (rp_req(7), rp_ack(7), rp_ack(8));
-    let ev = run(&[
-        (Dir::ToServer, &req),
-        (Dir::ToClient, &ack),
-        (Dir::ToClient, &other),
-        (Dir::ToClient, &ack),
-    ]);
+    let ev =
+        run(&[(Dir::ToServer, &req), (Dir::ToClient, &ack), (Dir::ToClient, &other), (Dir::ToClient, &ack)]);
     let m = messages(&ev);
     assert_eq!((m[1].request_frame, m[1].orphan), (Some(1), false));
     assert_eq!(m[1].latency_us, Some(1000));
-    assert_eq!(
-        bacnet(m[1]).properties[0].value,
-        Some(BacnetValue::Real(21.5))
-    );
+    assert_eq!(bacnet(m[1]).properties[0].value, Some(BacnetValue::Real(21.5)));
     // Unknown invoke id, then a duplicate answer: both orphans.
     assert!(m[2].orphan && m[3].orphan);
     assert!(txs(&ev).is_empty());
@@ -234,10 +191,7 @@ fn reject_and_abort_pair_by_invoke_id() {
     let r = bacnet(m[2]);
     assert_eq!((r.apdu_type, r.service), (Some(6), None));
     assert_eq!(r.summary(), "reject unrecognized-service invoke 7");
-    assert_eq!(
-        bacnet(m[3]).summary(),
-        "abort segmentation-not-supported (server) invoke 9"
-    );
+    assert_eq!(bacnet(m[3]).summary(), "abort segmentation-not-supported (server) invoke 9");
     assert!(txs(&ev).is_empty());
     // An abort from the client (SRV = 0) closes its own request.
     let client_abort = [0x81, 0x0a, 0x00, 0x09, 0x01, 0x00, 0x70, 0x07, 0x00];
@@ -248,64 +202,38 @@ fn reject_and_abort_pair_by_invoke_id() {
 #[test]
 fn timeout_and_table_bound() {
     let flow = drive::test_flow(Transport::Udp, 47808);
-    let limits = AppLimits {
-        bacnet_timeout_ns: 1_500_000,
-        max_pending_per_flow: 2,
-        ..AppLimits::default()
-    };
+    let limits = AppLimits { bacnet_timeout_ns: 1_500_000, max_pending_per_flow: 2, ..AppLimits::default() };
     let (r1, r2, r3, r4) = (rp_req(1), rp_req(2), rp_req(3), rp_req(4));
     // drive::run advances 1 ms per segment: request 1 times out when frame 3 arrives (2 ms).
     let ev = drive::run(
         &mut BacnetParser::new(),
         &flow,
         &limits,
-        &[
-            (Dir::ToServer, &r1),
-            (Dir::ToServer, &r2),
-            (Dir::ToServer, &r3),
-        ],
+        &[(Dir::ToServer, &r1), (Dir::ToServer, &r2), (Dir::ToServer, &r3)],
     );
     let t = txs(&ev);
     assert_eq!((t[0].outcome, t[0].request_frame), (TxOutcome::Timeout, 1));
     // Four requests 0 ms apart with a table of 2: two evictions.
-    let limits = AppLimits {
-        max_pending_per_flow: 2,
-        ..AppLimits::default()
-    };
+    let limits = AppLimits { max_pending_per_flow: 2, ..AppLimits::default() };
     let ev = drive::run(
         &mut BacnetParser::new(),
         &flow,
         &limits,
-        &[
-            (Dir::ToServer, &r1),
-            (Dir::ToServer, &r2),
-            (Dir::ToServer, &r3),
-            (Dir::ToServer, &r4),
-        ],
+        &[(Dir::ToServer, &r1), (Dir::ToServer, &r2), (Dir::ToServer, &r3), (Dir::ToServer, &r4)],
     );
     let t = txs(&ev);
-    let evicted: Vec<u64> = t
-        .iter()
-        .filter(|t| t.outcome == TxOutcome::Evicted)
-        .map(|t| t.request_frame)
-        .collect();
+    let evicted: Vec<u64> =
+        t.iter().filter(|t| t.outcome == TxOutcome::Evicted).map(|t| t.request_frame).collect();
     assert_eq!(evicted, vec![1, 2]);
-    let at_close: Vec<u64> = t
-        .iter()
-        .filter(|t| t.outcome == TxOutcome::UnansweredAtClose)
-        .map(|t| t.request_frame)
-        .collect();
+    let at_close: Vec<u64> =
+        t.iter().filter(|t| t.outcome == TxOutcome::UnansweredAtClose).map(|t| t.request_frame).collect();
     assert_eq!(at_close, vec![3, 4]);
 }
 
 #[test]
 fn retransmission_keeps_the_first_request() {
     let req = rp_req(5);
-    let ev = run(&[
-        (Dir::ToServer, &req),
-        (Dir::ToServer, &req),
-        (Dir::ToClient, &rp_ack(5)),
-    ]);
+    let ev = run(&[(Dir::ToServer, &req), (Dir::ToServer, &req), (Dir::ToClient, &rp_ack(5))]);
     let m = messages(&ev);
     assert!(m[1].anomalies.contains(&"request_retransmitted"));
     assert_eq!((m[2].request_frame, m[2].latency_us), (Some(1), Some(2000)));
@@ -315,8 +243,8 @@ fn retransmission_keeps_the_first_request() {
 fn invoke_id_reuse_reports_the_abandoned_request() {
     // readProperty invoke 5, then writeProperty invoke 5 (same flow, same direction).
     let wp = [
-        0x81, 0x0a, 0x00, 0x16, 0x01, 0x04, 0x00, 0x05, 0x05, 0x0f, 0x0c, 0x00, 0x40, 0x00, 0x01,
-        0x19, 0x55, 0x3e, 0x00, 0x3f, 0x49, 0x08,
+        0x81, 0x0a, 0x00, 0x16, 0x01, 0x04, 0x00, 0x05, 0x05, 0x0f, 0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55,
+        0x3e, 0x00, 0x3f, 0x49, 0x08,
     ];
     let ev = run(&[(Dir::ToServer, &rp_req(5)), (Dir::ToServer, &wp)]);
     let m = messages(&ev);
@@ -324,9 +252,7 @@ fn invoke_id_reuse_reports_the_abandoned_request() {
     assert!(m[1].anomalies.contains(&"invoke_id_reused"));
     let t = txs(&ev);
     assert_eq!(
-        t.iter()
-            .map(|t| (t.request_frame, t.outcome))
-            .collect::<Vec<_>>(),
+        t.iter().map(|t| (t.request_frame, t.outcome)).collect::<Vec<_>>(),
         vec![(1, TxOutcome::Timeout), (2, TxOutcome::UnansweredAtClose)]
     );
 }
@@ -335,16 +261,16 @@ fn invoke_id_reuse_reports_the_abandoned_request() {
 fn wildcard_device_read_names_the_instance() {
     // RP-ACK device,4194303 object-identifier = device,500 (as in iti_bacnet_test frame 4).
     let d = [
-        0x81, 0x0a, 0x00, 0x17, 0x01, 0x00, 0x30, 0x01, 0x0c, 0x0c, 0x02, 0x3f, 0xff, 0xff, 0x19,
-        0x4b, 0x3e, 0xc4, 0x02, 0x00, 0x01, 0xf4, 0x3f,
+        0x81, 0x0a, 0x00, 0x17, 0x01, 0x00, 0x30, 0x01, 0x0c, 0x0c, 0x02, 0x3f, 0xff, 0xff, 0x19, 0x4b, 0x3e,
+        0xc4, 0x02, 0x00, 0x01, 0xf4, 0x3f,
     ];
     let dd = decode_datagram(&d, true, 64);
     let id = dd.record.identity.as_deref().expect("identity");
     assert_eq!(id.device_instance, Some(500));
     // An object-name that is not a CharacterString is flagged and not taken.
     let d = [
-        0x81, 0x0a, 0x00, 0x14, 0x01, 0x00, 0x30, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x05, 0x19,
-        0x4d, 0x3e, 0x21, 0x07, 0x3f,
+        0x81, 0x0a, 0x00, 0x14, 0x01, 0x00, 0x30, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x05, 0x19, 0x4d, 0x3e,
+        0x21, 0x07, 0x3f,
     ];
     let dd = decode_datagram(&d, true, 64);
     assert!(dd.flags.has("identity_property_bad_type") && !dd.flags.malformed);
@@ -360,9 +286,7 @@ fn empty_datagram() {
 /// A segmented ComplexACK segment of readProperty (object-list) carrying `body`.
 fn seg_ack(invoke: u8, seq: u8, more: bool, body: &[u8]) -> Vec<u8> {
     let flags = if more { 0x3c } else { 0x38 };
-    let mut d = vec![
-        0x81, 0x0a, 0x00, 0x00, 0x01, 0x00, flags, invoke, seq, 0x04, 0x0c,
-    ];
+    let mut d = vec![0x81, 0x0a, 0x00, 0x00, 0x01, 0x00, flags, invoke, seq, 0x04, 0x0c];
     d.extend_from_slice(body);
     let n = d.len() as u16;
     d[2..4].copy_from_slice(&n.to_be_bytes());
@@ -403,21 +327,12 @@ fn segmented_complex_ack_is_reassembled() {
     let last = bacnet(m[5]);
     assert_eq!(m[5].request_frame, Some(1));
     let seg = last.segmentation.unwrap();
-    assert_eq!(
-        seg.reassembled.map(|r| (r.segments, r.bytes)),
-        Some((3, body.len() as u32))
-    );
-    let Some(BacnetValue::List(items)) = &last.properties[0].value else {
-        panic!("{last:?}")
-    };
+    assert_eq!(seg.reassembled.map(|r| (r.segments, r.bytes)), Some((3, body.len() as u32)));
+    let Some(BacnetValue::List(items)) = &last.properties[0].value else { panic!("{last:?}") };
     assert_eq!(items.len(), 6);
     assert!(txs(&ev).is_empty());
     // Out of order: recorded as segments, not reassembled.
-    let ev = run(&[
-        (Dir::ToServer, &req),
-        (Dir::ToClient, &s0),
-        (Dir::ToClient, &s2),
-    ]);
+    let ev = run(&[(Dir::ToServer, &req), (Dir::ToClient, &s0), (Dir::ToClient, &s2)]);
     let m = messages(&ev);
     assert!(m[2].anomalies.contains(&"segment_out_of_order"));
     assert!(bacnet(m[2]).properties.is_empty());
@@ -434,28 +349,15 @@ fn bvlc_only_and_network_messages() {
     let n = fwd.len() as u16;
     fwd[2..4].copy_from_slice(&n.to_be_bytes());
     let router = [0x81, 0x0b, 0x00, 0x09, 0x01, 0x80, 0x00, 0x00, 0x05];
-    let ev = run(&[
-        (Dir::ToServer, &reg),
-        (Dir::ToClient, &res),
-        (Dir::ToServer, &fwd),
-        (Dir::ToServer, &router),
-    ]);
+    let ev =
+        run(&[(Dir::ToServer, &reg), (Dir::ToClient, &res), (Dir::ToServer, &fwd), (Dir::ToServer, &router)]);
     let m = messages(&ev);
     assert!(m.iter().all(|x| !x.malformed));
-    assert_eq!(
-        bacnet(m[0]).summary(),
-        "bvlc Register-Foreign-Device ttl 60s"
-    );
-    assert_eq!(
-        bacnet(m[1]).summary(),
-        "bvlc BVLC-Result register-foreign-device-nak"
-    );
+    assert_eq!(bacnet(m[0]).summary(), "bvlc Register-Foreign-Device ttl 60s");
+    assert_eq!(bacnet(m[1]).summary(), "bvlc BVLC-Result register-foreign-device-nak");
     let f = bacnet(m[2]);
     assert_eq!(f.orig_src, Some("192.0.2.9:47808".parse().unwrap()));
-    assert_eq!(
-        f.identity.as_ref().and_then(|i| i.device_instance),
-        Some(123)
-    );
+    assert_eq!(f.identity.as_ref().and_then(|i| i.device_instance), Some(123));
     let r = bacnet(m[3]);
     assert_eq!((r.apdu_type, r.service), (None, None));
     assert_eq!(r.summary(), "network who-is-router-to-network dnet 5");
@@ -465,23 +367,11 @@ fn bvlc_only_and_network_messages() {
 fn corpus_malformed_cases() {
     // The raw datagrams of bacnet_anomalies (malformed_*), each with its anomaly code.
     let cases: [(&str, &str); 12] = [
-        (
-            "810a002801040005330c0c02000835194d",
-            "bvlc_length_exceeds_datagram",
-        ),
-        (
-            "810a000801040005330c0c02000835194d",
-            "bvlc_length_short_of_datagram",
-        ),
-        (
-            "810a000001040005330c0c02000835194d",
-            "bvlc_length_below_header",
-        ),
+        ("810a002801040005330c0c02000835194d", "bvlc_length_exceeds_datagram"),
+        ("810a000801040005330c0c02000835194d", "bvlc_length_short_of_datagram"),
+        ("810a000001040005330c0c02000835194d", "bvlc_length_below_header"),
         ("820a001101040005330c0c02000835194d", "bvlc_ipv6_on_ipv4"),
-        (
-            "817f001101040005330c0c02000835194d",
-            "bvlc_unknown_function",
-        ),
+        ("817f001101040005330c0c02000835194d", "bvlc_unknown_function"),
         ("810a001102040005330c0c02000835194d", "npdu_bad_version"),
         ("810a0007012400", "npdu_truncated"),
         ("810a001001040005340c0b020008194d", "objectid_bad_length"),
@@ -491,16 +381,10 @@ fn corpus_malformed_cases() {
         ("810b00090100100809", "tag_truncated"),
     ];
     for (hex, code) in cases {
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
         let d = decode_datagram(&bytes, true, 64);
-        assert!(
-            d.flags.malformed && d.flags.has(code),
-            "{hex}: {:?}",
-            d.flags
-        );
+        assert!(d.flags.malformed && d.flags.has(code), "{hex}: {:?}", d.flags);
     }
 }
 
@@ -641,10 +525,7 @@ fn udp_datagrams(path: &str) -> Option<Vec<Datagram>> {
     let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
     if let Ok(cap) = PcapCapture::from_file(&data) {
         for b in &cap.blocks {
-            frames.push((
-                i64::from(b.ts_sec) * 1_000_000_000 + i64::from(b.ts_usec) * 1000,
-                b.data.to_vec(),
-            ));
+            frames.push((i64::from(b.ts_sec) * 1_000_000_000 + i64::from(b.ts_usec) * 1000, b.data.to_vec()));
         }
     } else {
         let cap = PcapNGCapture::from_file(&data).expect("pcap or pcapng");
@@ -661,14 +542,12 @@ fn udp_datagrams(path: &str) -> Option<Vec<Datagram>> {
             continue;
         };
         let (src, dst) = match &p.net {
-            Some(etherparse::NetSlice::Ipv4(ip)) => (
-                IpAddr::V4(ip.header().source_addr()),
-                IpAddr::V4(ip.header().destination_addr()),
-            ),
-            Some(etherparse::NetSlice::Ipv6(ip)) => (
-                IpAddr::V6(ip.header().source_addr()),
-                IpAddr::V6(ip.header().destination_addr()),
-            ),
+            Some(etherparse::NetSlice::Ipv4(ip)) => {
+                (IpAddr::V4(ip.header().source_addr()), IpAddr::V4(ip.header().destination_addr()))
+            }
+            Some(etherparse::NetSlice::Ipv6(ip)) => {
+                (IpAddr::V6(ip.header().source_addr()), IpAddr::V6(ip.header().destination_addr()))
+            }
             _ => continue,
         };
         if let Some(etherparse::TransportSlice::Udp(u)) = &p.transport {
@@ -697,19 +576,9 @@ fn decode_capture(path: &str) -> Option<Vec<Event>> {
         if !(47808..=47823).contains(sport) && !(47808..=47823).contains(dport) {
             continue;
         }
-        let a = Endpoint {
-            ip: *src,
-            port: *sport,
-        };
-        let b = Endpoint {
-            ip: *dst,
-            port: *dport,
-        };
-        let key = if (a.ip, a.port) <= (b.ip, b.port) {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let a = Endpoint { ip: *src, port: *sport };
+        let b = Endpoint { ip: *dst, port: *dport };
+        let key = if (a.ip, a.port) <= (b.ip, b.port) { (a, b) } else { (b, a) };
         let n = flows.len() as u64;
         let (flow, parser) = flows.entry(key).or_insert_with(|| {
             let flow = FlowInfo {
@@ -722,40 +591,21 @@ fn decode_capture(path: &str) -> Option<Vec<Event>> {
             };
             (flow, BacnetParser::new())
         });
-        let dir = if flow.client == a {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
-        let mut cx = Cx {
-            frame: *frame,
-            ts_ns: *ts,
-            flow,
-            limits: &limits,
-            out: &mut out,
-        };
+        let dir = if flow.client == a { Dir::ToServer } else { Dir::ToClient };
+        let mut cx = Cx { frame: *frame, ts_ns: *ts, flow, limits: &limits, out: &mut out };
         parser.parse(dir, payload, &mut cx);
         last_ts = *ts;
     }
     let mut flows: Vec<_> = flows.into_values().collect();
     flows.sort_by_key(|(f, _)| f.id);
     for (flow, mut parser) in flows {
-        let mut cx = Cx {
-            frame: 0,
-            ts_ns: last_ts,
-            flow: &flow,
-            limits: &limits,
-            out: &mut out,
-        };
+        let mut cx = Cx { frame: 0, ts_ns: last_ts, flow: &flow, limits: &limits, out: &mut out };
         parser.close(&mut cx);
     }
     Some(out)
 }
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/corpus/bacnet/pcaps/"
-);
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/bacnet/pcaps/");
 
 fn truth(name: &str) -> Option<serde_json::Value> {
     let path = format!("{CORPUS}{name}.truth.json");
@@ -787,56 +637,30 @@ fn check_corpus(name: &str) {
     let Some(ev) = decode_capture(&format!("{CORPUS}{name}.pcap")) else {
         return;
     };
-    let by_frame: HashMap<u64, &OtMessage> =
-        messages(&ev).into_iter().map(|m| (m.frame, m)).collect();
+    let by_frame: HashMap<u64, &OtMessage> = messages(&ev).into_iter().map(|m| (m.frame, m)).collect();
     let malformed_frames: Vec<u64> = t["anomalies"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| a["tag"].as_str().unwrap().starts_with("malformed"))
-        .flat_map(|a| {
-            a["request_frames"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f.as_u64().unwrap())
-        })
+        .flat_map(|a| a["request_frames"].as_array().unwrap().iter().map(|f| f.as_u64().unwrap()))
         .collect();
     // Every truth frame: APDU type, service, invoke id, malformed.
-    let cols: Vec<&str> = t["frames_columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
-    let col =
-        |row: &serde_json::Value, c: &str| row[cols.iter().position(|x| *x == c).unwrap()].clone();
+    let cols: Vec<&str> =
+        t["frames_columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let col = |row: &serde_json::Value, c: &str| row[cols.iter().position(|x| *x == c).unwrap()].clone();
     let mut checked = 0;
     for row in t["frames"].as_array().unwrap() {
         let frame = col(row, "frame").as_u64().unwrap();
-        let m = by_frame
-            .get(&frame)
-            .unwrap_or_else(|| panic!("{name}: no record at frame {frame}"));
+        let m = by_frame.get(&frame).unwrap_or_else(|| panic!("{name}: no record at frame {frame}"));
         let r = bacnet(m);
         if malformed_frames.contains(&frame) {
-            assert!(
-                m.malformed,
-                "{name} frame {frame}: malformed test input not flagged: {r:?}"
-            );
+            assert!(m.malformed, "{name} frame {frame}: malformed test input not flagged: {r:?}");
             assert!(!m.anomalies.is_empty());
             continue;
         }
-        assert!(
-            !m.malformed,
-            "{name} frame {frame}: {:?} {}",
-            m.anomalies,
-            r.summary()
-        );
-        assert_eq!(
-            Some(r.bvlc as u64),
-            col(row, "bvlc_function").as_u64(),
-            "{name} frame {frame}"
-        );
+        assert!(!m.malformed, "{name} frame {frame}: {:?} {}", m.anomalies, r.summary());
+        assert_eq!(Some(r.bvlc as u64), col(row, "bvlc_function").as_u64(), "{name} frame {frame}");
         let want_type = col(row, "apdu_type").as_str().and_then(apdu_type_number);
         assert_eq!(r.apdu_type, want_type, "{name} frame {frame}");
         let want_service = col(row, "service");
@@ -844,11 +668,7 @@ fn check_corpus(name: &str) {
             Some(s) => assert_eq!(r.service_name, Some(s), "{name} frame {frame}"),
             None => assert_eq!(r.service, None, "{name} frame {frame}"),
         }
-        assert_eq!(
-            r.invoke_id.map(u64::from),
-            col(row, "invoke_id").as_u64(),
-            "{name} frame {frame}"
-        );
+        assert_eq!(r.invoke_id.map(u64::from), col(row, "invoke_id").as_u64(), "{name} frame {frame}");
         checked += 1;
     }
     assert!(checked > 500, "{name}: only {checked} frames checked");
@@ -865,10 +685,7 @@ fn check_corpus(name: &str) {
             None => {
                 let reported = tx.iter().any(|x| x.request_frame == req);
                 let malformed = by_frame.get(&req).is_some_and(|m| m.malformed);
-                assert!(
-                    reported || malformed,
-                    "{name}: unanswered request {req} not reported"
-                );
+                assert!(reported || malformed, "{name}: unanswered request {req} not reported");
             }
         }
     }
@@ -878,16 +695,8 @@ fn check_corpus(name: &str) {
         if let Some(f) = ia["frame"].as_u64() {
             let r = bacnet(by_frame[&f]);
             let id = r.identity.as_deref().expect("I-Am identity");
-            assert_eq!(
-                id.device_instance.map(u64::from),
-                ia["device_instance"].as_u64(),
-                "{name} {ip}"
-            );
-            assert_eq!(
-                id.vendor_id.map(u64::from),
-                ia["vendor_id"].as_u64(),
-                "{name} {ip}"
-            );
+            assert_eq!(id.device_instance.map(u64::from), ia["device_instance"].as_u64(), "{name} {ip}");
+            assert_eq!(id.vendor_id.map(u64::from), ia["vendor_id"].as_u64(), "{name} {ip}");
         }
         let mut seen: HashMap<&'static str, String> = HashMap::new();
         for f in rec["frames"].as_array().unwrap() {
@@ -898,18 +707,11 @@ fn check_corpus(name: &str) {
                     seen.insert(n, v.as_text().map_or_else(|| v.to_string(), str::to_owned));
                 }
             }
-            let id = bacnet(m)
-                .identity
-                .as_deref()
-                .expect("identity from a device property read");
+            let id = bacnet(m).identity.as_deref().expect("identity from a device property read");
             assert!(id.device_instance.is_some());
         }
         for (prop, want) in rec["properties"].as_object().unwrap() {
-            assert_eq!(
-                seen.get(prop.as_str()).map(String::as_str),
-                want.as_str(),
-                "{name} {ip} {prop}"
-            );
+            assert_eq!(seen.get(prop.as_str()).map(String::as_str), want.as_str(), "{name} {ip} {prop}");
         }
     }
 }
@@ -924,10 +726,7 @@ fn corpus_bacnet_anomalies() {
     check_corpus("bacnet_anomalies");
 }
 
-const PUBLIC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/captures/public/bacnet/"
-);
+const PUBLIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/captures/public/bacnet/");
 
 #[test]
 fn public_captures_decode_without_panic() {
@@ -979,16 +778,12 @@ fn dump() {
                 m.dst,
                 bacnet(m).summary(),
                 if m.malformed { " MALFORMED" } else { "" },
-                m.request_frame
-                    .map(|f| format!(" (req {f})"))
-                    .unwrap_or_default(),
+                m.request_frame.map(|f| format!(" (req {f})")).unwrap_or_default(),
                 if m.orphan { " ORPHAN" } else { "" },
                 m.anomalies
             ),
-            Event::Transaction(t) => println!(
-                "      {:?} request {} {}",
-                t.outcome, t.request_frame, t.what
-            ),
+            Event::Transaction(t) => println!("      {:?} request {} {}", t.outcome, t.request_frame, t.what),
+            _ => {}
         }
     }
 }
