@@ -375,13 +375,19 @@ impl fmt::Display for BacnetValue {
     }
 }
 
+/// Items of a list shown in text; the record keeps more.
+const LIST_SHOWN: usize = 8;
+
 fn write_list(f: &mut fmt::Formatter<'_>, items: &[BacnetValue]) -> fmt::Result {
     f.write_char('{')?;
-    for (i, v) in items.iter().enumerate() {
+    for (i, v) in items.iter().take(LIST_SHOWN).enumerate() {
         if i > 0 {
             f.write_str(", ")?;
         }
         write!(f, "{v}")?;
+    }
+    if items.len() > LIST_SHOWN {
+        write!(f, ", … {} items", items.len())?;
     }
     f.write_char('}')
 }
@@ -769,6 +775,9 @@ impl BacnetRecord {
             if let Some(v) = &p.value {
                 write!(s, " = {v}")?;
             }
+            if p.values_omitted > 0 {
+                write!(s, " (+{} values not kept)", p.values_omitted)?;
+            }
             if let Some(e) = &p.error {
                 write!(s, " error {}", e.error_code_name.unwrap_or("?"))?;
             }
@@ -819,8 +828,13 @@ impl BacnetRecord {
             BacnetDetail::Property { object, property, array_index, priority, .. } => {
                 write!(s, " {object} ")?;
                 write_property_ref(s, *property, *array_index)?;
-                if let Some(v) = self.properties.first().and_then(|p| p.value.as_ref()) {
-                    write!(s, " = {v}")?;
+                if let Some(first) = self.properties.first() {
+                    if let Some(v) = &first.value {
+                        write!(s, " = {v}")?;
+                    }
+                    if first.values_omitted > 0 {
+                        write!(s, " (+{} values not kept)", first.values_omitted)?;
+                    }
                 }
                 if let Some(p) = priority {
                     write!(s, " prio {p}")?;

@@ -476,12 +476,17 @@ struct Pending {
     request: Option<Reassembly>,
     /// Segmented ComplexACK being received.
     response: Option<Reassembly>,
+    /// The last segment of the ComplexACK was seen; the entry stays only so that the client's
+    /// final SegmentACK pairs. Never reported as unanswered.
+    completed: bool,
 }
 
 /// Per-flow BACnet/IP decoder.
 #[derive(Debug, Default)]
 pub struct BacnetParser {
     pending: FxHashMap<TxKey, Pending>,
+    /// No entry can time out before this time (ns): most packets skip the expiry scan.
+    expiry_due: i64,
 }
 
 impl BacnetParser {
@@ -511,11 +516,18 @@ impl BacnetParser {
 
     /// Reports and drops transactions idle for longer than the APDU timeout, oldest first.
     fn expire(&mut self, cx: &mut Cx<'_>) {
-        if self.pending.is_empty() {
-            return;
-        }
         let timeout = cx.limits.bacnet_timeout_ns;
         let now = cx.ts_ns;
+        if self.pending.is_empty() || now <= self.expiry_due {
+            return;
+        }
+        self.expiry_due = self
+            .pending
+            .values()
+            .filter(|p| now.saturating_sub(p.last_ns) <= timeout)
+            .map(|p| p.last_ns.saturating_add(timeout))
+            .min()
+            .unwrap_or(i64::MAX);
         let mut old: Vec<TxKey> = self
             .pending
             .iter()
@@ -527,7 +539,7 @@ impl BacnetParser {
         }
         old.sort_by_key(|k| self.pending.get(k).map_or(0, |p| p.frame));
         for k in old {
-            if let Some(p) = self.pending.remove(&k) {
+            if let Some(p) = self.pending.remove(&k).filter(|p| !p.completed) {
                 Self::report(cx, &k, &p, TxOutcome::Timeout);
             }
         }
@@ -536,13 +548,16 @@ impl BacnetParser {
     /// Inserts a request, evicting the oldest entry when the table is full.
     fn insert(&mut self, cx: &mut Cx<'_>, key: TxKey, p: Pending) {
         if !self.pending.contains_key(&key) && self.pending.len() >= cx.limits.max_pending_per_flow.max(1) {
-            let oldest = self.pending.iter().min_by_key(|(_, p)| (p.last_ns, p.frame)).map(|(k, _)| *k);
+            // Completed entries go first: they only wait for a last SegmentACK.
+            let oldest =
+                self.pending.iter().min_by_key(|(_, p)| (!p.completed, p.last_ns, p.frame)).map(|(k, _)| *k);
             if let Some(k) = oldest {
-                if let Some(old) = self.pending.remove(&k) {
+                if let Some(old) = self.pending.remove(&k).filter(|p| !p.completed) {
                     Self::report(cx, &k, &old, TxOutcome::Evicted);
                 }
             }
         }
+        self.expiry_due = self.expiry_due.min(p.last_ns.saturating_add(cx.limits.bacnet_timeout_ns));
         self.pending.insert(key, p);
     }
 
@@ -606,6 +621,9 @@ impl BacnetParser {
                     }
                     return (None, None, false);
                 }
+                if self.pending.get(&as_request).is_some_and(|p| p.completed) {
+                    self.pending.remove(&as_request);
+                }
                 if let Some(old) = self.pending.get(&as_request) {
                     if old.service == service && !h.segmented() {
                         // Keep the first transmission: the latency counts from it.
@@ -630,13 +648,14 @@ impl BacnetParser {
                     property,
                     request,
                     response: None,
+                    completed: false,
                 };
                 self.insert(cx, as_request, p);
                 (None, None, false)
             }
             PduType::SIMPLE_ACK | PduType::ERROR | PduType::COMPLEX_ACK => {
                 let service = h.service.unwrap_or(0);
-                let Some(p) = self.pending.get_mut(&as_answer) else {
+                let Some(p) = self.pending.get_mut(&as_answer).filter(|p| !p.completed) else {
                     return (None, None, true);
                 };
                 if p.service != service {
@@ -667,6 +686,8 @@ impl BacnetParser {
                                 Some(Reassembled { segments: r.segments, bytes: count(r.data.len()) });
                         }
                     }
+                    p.completed = true;
+                    return out;
                 }
                 self.pending.remove(&as_answer);
                 out
@@ -675,13 +696,15 @@ impl BacnetParser {
                 // SRV = 1: the server acknowledges segments of the request; SRV = 0: the client
                 // acknowledges segments of the ComplexACK.
                 let key = if h.server() { as_answer } else { as_request };
-                match self.pending.get_mut(&key) {
-                    Some(p) => {
-                        p.last_ns = cx.ts_ns;
-                        (Some(p.frame), latency(p), false)
-                    }
-                    None => (None, None, true),
+                let Some(p) = self.pending.get_mut(&key) else {
+                    return (None, None, true);
+                };
+                p.last_ns = cx.ts_ns;
+                let out = (Some(p.frame), latency(p), false);
+                if p.completed {
+                    self.pending.remove(&key);
                 }
+                out
             }
             PduType::REJECT | PduType::ABORT => {
                 // An Abort from the client (SRV = 0) travels in the direction of its request.
@@ -728,7 +751,7 @@ impl AppParser for BacnetParser {
         let timeout = cx.limits.bacnet_timeout_ns;
         let mut open: Vec<(TxKey, Pending)> = self.pending.drain().collect();
         open.sort_by_key(|(_, p)| p.frame);
-        for (k, p) in open {
+        for (k, p) in open.into_iter().filter(|(_, p)| !p.completed) {
             let outcome = if cx.ts_ns.saturating_sub(p.last_ns) > timeout {
                 TxOutcome::Timeout
             } else {

@@ -307,6 +307,7 @@ fn segmented_complex_ack_is_reassembled() {
     let (b, c) = b.split_at(10);
     let s0 = seg_ack(3, 0, true, a);
     let sack = [0x81, 0x0a, 0x00, 0x0a, 0x01, 0x00, 0x40, 0x03, 0x00, 0x04];
+    let sack_last = [0x81, 0x0a, 0x00, 0x0a, 0x01, 0x00, 0x40, 0x03, 0x02, 0x04];
     let s1 = seg_ack(3, 1, true, b);
     let s1_again = s1.clone();
     let s2 = seg_ack(3, 2, false, c);
@@ -317,8 +318,11 @@ fn segmented_complex_ack_is_reassembled() {
         (Dir::ToClient, &s1),
         (Dir::ToClient, &s1_again),
         (Dir::ToClient, &s2),
+        (Dir::ToServer, &sack_last),
     ]);
     let m = messages(&ev);
+    // The client's SegmentACK of the last segment still belongs to the transaction.
+    assert_eq!((m[6].request_frame, m[6].orphan), (Some(1), false));
     for x in &m {
         assert!(!x.malformed, "{:?} {:?}", x.anomalies, bacnet(x));
     }
