@@ -1010,6 +1010,8 @@ pub mod prop {
     pub const OUT_OF_SERVICE: u32 = 81;
     pub const PRESENT_VALUE: u32 = 85;
     pub const PRIORITY_ARRAY: u32 = 87;
+    pub const RECIPIENT_LIST: u32 = 102;
+    pub const RELINQUISH_DEFAULT: u32 = 104;
     pub const PROTOCOL_VERSION: u32 = 98;
     pub const SEGMENTATION_SUPPORTED: u32 = 107;
     pub const VENDOR_IDENTIFIER: u32 = 120;

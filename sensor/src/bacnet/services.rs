@@ -6,7 +6,7 @@
 //! the error is returned beside it.
 
 use super::record::{
-    enable_disable_name, property_name, reinitialized_state_name, segmentation_name, BacnetDetail,
+    enable_disable_name, prop, property_name, reinitialized_state_name, segmentation_name, BacnetDetail,
     BacnetIdentity, BacnetProperty, BacnetValue, Bits, ErrorInfo, FileAccess, Hex, Text, MAX_HEX, MAX_TEXT,
 };
 use super::tags::{
@@ -64,6 +64,50 @@ pub mod unconfirmed {
 const MAX_INSTANCE: u32 = 0x3f_ffff;
 /// Passwords longer than this many characters are not allowed (16.1.1.1.3).
 const MAX_PASSWORD_CHARS: usize = 20;
+
+/// Datatypes [`Dec::check_type`] knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expected {
+    Real,
+    Double,
+    Enumerated,
+    Unsigned,
+    Signed,
+    Boolean,
+    Text,
+    Destinations,
+}
+
+/// The datatype of `property` on objects of `object_type` (clause 12), for a few properties.
+fn expected_type(object_type: Option<u16>, property: u32) -> Option<Expected> {
+    Some(match property {
+        prop::OBJECT_NAME
+        | prop::DESCRIPTION
+        | prop::LOCATION
+        | prop::VENDOR_NAME
+        | prop::MODEL_NAME
+        | prop::FIRMWARE_REVISION
+        | prop::APPLICATION_SOFTWARE_VERSION => Expected::Text,
+        prop::OUT_OF_SERVICE => Expected::Boolean,
+        prop::RECIPIENT_LIST => Expected::Destinations,
+        prop::PRESENT_VALUE | prop::RELINQUISH_DEFAULT => match object_type? {
+            // analog input/output/value, loop, pulse-converter
+            0 | 1 | 2 | 12 | 24 => Expected::Real,
+            // large-analog-value
+            46 => Expected::Double,
+            // binary input/output/value, binary-lighting-output
+            3 | 4 | 5 | 55 => Expected::Enumerated,
+            // multi-state input/output/value, accumulator, positive-integer-value
+            13 | 14 | 19 | 23 | 48 => Expected::Unsigned,
+            // integer-value
+            45 => Expected::Signed,
+            // characterstring-value
+            40 => Expected::Text,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
 
 /// What a service decode produced.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -308,6 +352,41 @@ impl Dec<'_> {
         Ok((v, omitted))
     }
 
+    /// Flags a value whose datatype the property does not have (`property_value_bad_type`),
+    /// for the properties whose type is fixed by the standard and that matter to a monitor.
+    /// The encoding itself is valid, so the message is not malformed.
+    fn check_type(
+        &mut self,
+        object: Option<BacnetObjectId>,
+        property: u32,
+        index: Option<u32>,
+        v: &BacnetValue,
+    ) {
+        if index.is_some() {
+            return;
+        }
+        let Some(want) = expected_type(object.map(|o| o.object_type), property) else { return };
+        let ok = match (want, v) {
+            // Writing Null relinquishes a commandable property.
+            (_, BacnetValue::Null) => property == prop::PRESENT_VALUE,
+            (Expected::Real, BacnetValue::Real(_))
+            | (Expected::Double, BacnetValue::Double(_))
+            | (Expected::Enumerated, BacnetValue::Enumerated(_))
+            | (Expected::Unsigned, BacnetValue::Unsigned(_))
+            | (Expected::Signed, BacnetValue::Signed(_))
+            | (Expected::Boolean, BacnetValue::Boolean(_))
+            | (Expected::Text, BacnetValue::CharacterString(_)) => true,
+            // A list of BACnetDestination: each starts with the valid-days BitString.
+            (Expected::Destinations, BacnetValue::List(items)) => {
+                items.is_empty() || matches!(items.first(), Some(BacnetValue::BitString(_)))
+            }
+            _ => false,
+        };
+        if !ok {
+            self.flags.flag("property_value_bad_type");
+        }
+    }
+
     /// Takes a device property value into the identity of the sender.
     fn identity_from(&mut self, object: BacnetObjectId, property: u32, value: &BacnetValue) {
         if !object.is_device() {
@@ -446,6 +525,7 @@ impl Dec<'_> {
         if ack {
             r.req_opening(3)?;
             let (v, omitted) = self.value(r, 3)?;
+            self.check_type(Some(object), property, array_index, &v);
             self.identity_from(object, property, &v);
             p.value = Some(v);
             p.values_omitted = omitted;
@@ -460,6 +540,7 @@ impl Dec<'_> {
         let mut p = BacnetProperty { array_index, ..BacnetProperty::new(Some(object), property) };
         r.req_opening(3)?;
         let (v, omitted) = self.value(r, 3)?;
+        self.check_type(Some(object), property, array_index, &v);
         p.value = Some(v);
         p.values_omitted = omitted;
         let priority = r.ctx_with(4, uns8)?;
@@ -516,6 +597,7 @@ impl Dec<'_> {
                 let mut p = BacnetProperty { array_index, ..BacnetProperty::new(Some(object), property) };
                 if r.opening(4)? {
                     let (v, omitted) = self.value(r, 4)?;
+                    self.check_type(Some(object), property, array_index, &v);
                     self.identity_from(object, property, &v);
                     p.value = Some(v);
                     p.values_omitted = omitted;
@@ -550,6 +632,7 @@ impl Dec<'_> {
             let array_index = r.ctx_with(1, uns32)?;
             r.req_opening(2)?;
             let (v, omitted) = self.value(r, 2)?;
+            self.check_type(object, property, array_index, &v);
             let priority = r.ctx_with(3, uns8)?;
             if let Some(pr) = priority {
                 self.check_priority(pr);
@@ -838,6 +921,7 @@ impl Dec<'_> {
         let (object, property, array_index) = self.property_ref(r)?;
         r.req_opening(3)?;
         let (v, omitted) = self.value(r, 3)?;
+        self.check_type(Some(object), property, array_index, &v);
         self.push_property(BacnetProperty {
             array_index,
             value: Some(v),
@@ -1126,6 +1210,23 @@ mod tests {
         // Priority 17.
         let (_, f) = run(0, 15, &[0x0c, 0x00, 0x40, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x00, 0x3f, 0x49, 0x11]);
         assert!(f.has("priority_out_of_range"));
+    }
+
+    #[test]
+    fn property_datatypes() {
+        // WriteProperty binary-output,1 present-value Real 1.0: a binary takes an Enumerated.
+        let (_, f) =
+            run(0, 15, &[0x0c, 0x01, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x3f, 0x80, 0, 0, 0x3f]);
+        assert!(f.has("property_value_bad_type") && !f.malformed);
+        // Null relinquishes: fine. Enumerated 1: fine.
+        let (_, f) = run(0, 15, &[0x0c, 0x01, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x00, 0x3f, 0x49, 0x08]);
+        assert_eq!(f, Flags::default());
+        let (_, f) = run(0, 15, &[0x0c, 0x01, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x91, 0x01, 0x3f]);
+        assert_eq!(f, Flags::default());
+        // AddListElement notification-class,1 recipient-list { Real 100 } (the ICSNPP case).
+        let (_, f) =
+            run(0, 8, &[0x0c, 0x03, 0xc0, 0x00, 0x01, 0x19, 0x66, 0x3e, 0x44, 0x42, 0xc8, 0x00, 0x00, 0x3f]);
+        assert!(f.has("property_value_bad_type"));
     }
 
     #[test]
