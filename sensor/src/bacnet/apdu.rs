@@ -144,10 +144,20 @@ impl ApduHeader {
 }
 
 /// A decoded APDU: header plus the service data that follows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ApduSlice<'a> {
     pub header: ApduHeader,
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for ApduSlice<'_> {
+    /// The body as its length only (it may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApduSlice")
+            .field("header", &self.header)
+            .field("body", &super::Octets(self.body.len()))
+            .finish()
+    }
 }
 
 fn byte(input: &[u8], at: usize) -> Result<u8, BacnetError> {

@@ -105,11 +105,21 @@ pub fn parse_bvlc_header(input: &[u8]) -> Result<(BvlcHeader, usize), BacnetErro
 }
 
 /// A framed BVLL: the header and the bytes its length covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BvlcSlice<'a> {
     pub header: BvlcHeader,
     /// The bytes after the header, as far as the declared length goes.
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for BvlcSlice<'_> {
+    /// The body as its length only (it may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BvlcSlice")
+            .field("header", &self.header)
+            .field("body", &super::Octets(self.body.len()))
+            .finish()
+    }
 }
 
 /// Strict framing of one BVLL: `Incomplete` while fewer bytes than the declared length are
@@ -149,7 +159,7 @@ pub struct FdtEntry {
 }
 
 /// Payload of a BVLL by function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum BvlcPayload<'a> {
     /// BVLC-Result (J.2.1).
     Result(BvlcResultCode),
@@ -171,6 +181,33 @@ pub enum BvlcPayload<'a> {
     Secure(&'a [u8]),
     /// Undefined function: payload kept as bytes.
     Unknown(&'a [u8]),
+}
+
+impl std::fmt::Debug for BvlcPayload<'_> {
+    /// NPDUs and opaque payloads as their length only (they may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::Octets;
+        match self {
+            BvlcPayload::Result(c) => f.debug_tuple("Result").field(c).finish(),
+            BvlcPayload::Bdt(t) => f.debug_tuple("Bdt").field(&t.len()).finish(),
+            BvlcPayload::Empty => f.write_str("Empty"),
+            BvlcPayload::Forwarded { orig_src, npdu } => f
+                .debug_struct("Forwarded")
+                .field("orig_src", orig_src)
+                .field("npdu", &Octets(npdu.len()))
+                .finish(),
+            BvlcPayload::RegisterForeignDevice { ttl } => {
+                f.debug_struct("RegisterForeignDevice").field("ttl", ttl).finish()
+            }
+            BvlcPayload::Fdt(t) => f.debug_tuple("Fdt").field(&t.len()).finish(),
+            BvlcPayload::DeleteFdtEntry { addr } => {
+                f.debug_struct("DeleteFdtEntry").field("addr", addr).finish()
+            }
+            BvlcPayload::Npdu(b) => f.debug_tuple("Npdu").field(&Octets(b.len())).finish(),
+            BvlcPayload::Secure(b) => f.debug_tuple("Secure").field(&Octets(b.len())).finish(),
+            BvlcPayload::Unknown(b) => f.debug_tuple("Unknown").field(&Octets(b.len())).finish(),
+        }
+    }
 }
 
 impl<'a> BvlcPayload<'a> {

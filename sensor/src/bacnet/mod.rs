@@ -78,6 +78,16 @@ impl BacnetError {
     }
 }
 
+/// Stands for wire bytes in `Debug` output: their length only. Service data can hold a
+/// DeviceCommunicationControl or ReinitializeDevice password, which must never reach a log.
+pub(crate) struct Octets(pub usize);
+
+impl std::fmt::Debug for Octets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} octets>", self.0)
+    }
+}
+
 /// Anomaly codes found while decoding one datagram, and whether its content is malformed.
 ///
 /// Codes are stable snake_case strings (they become `OtMessage::anomalies`). The vector

@@ -98,7 +98,7 @@ pub fn reject_reason_name(r: u8) -> Option<&'static str> {
 }
 
 /// A decoded NPDU header; `payload` is the APDU or the network message payload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct NpduSlice<'a> {
     pub version: u8,
     pub control: u8,
@@ -112,6 +112,24 @@ pub struct NpduSlice<'a> {
     /// Vendor of a proprietary network message.
     pub vendor_id: Option<u16>,
     pub payload: &'a [u8],
+}
+
+impl std::fmt::Debug for NpduSlice<'_> {
+    /// The payload as its length only (it may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpduSlice")
+            .field("version", &self.version)
+            .field("control", &self.control)
+            .field("dnet", &self.dnet)
+            .field("dadr", &self.dadr)
+            .field("snet", &self.snet)
+            .field("sadr", &self.sadr)
+            .field("hop_count", &self.hop_count)
+            .field("message_type", &self.message_type)
+            .field("vendor_id", &self.vendor_id)
+            .field("payload", &super::Octets(self.payload.len()))
+            .finish()
+    }
 }
 
 impl NpduSlice<'_> {

@@ -54,12 +54,24 @@ pub enum TagKind {
 }
 
 /// One tag with its content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Tag<'a> {
     pub number: u8,
     pub class: TagClass,
     pub kind: TagKind,
     pub content: &'a [u8],
+}
+
+impl fmt::Debug for Tag<'_> {
+    /// The content as its length only (it may be a password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tag")
+            .field("number", &self.number)
+            .field("class", &self.class)
+            .field("kind", &self.kind)
+            .field("content", &super::Octets(self.content.len()))
+            .finish()
+    }
 }
 
 impl Tag<'_> {
@@ -559,10 +571,19 @@ pub fn check_tags(data: &[u8], flags: &mut Flags) -> Result<usize, BacnetError> 
 
 /// A cursor over service data for the service decoders. Errors carry offsets from the start of
 /// the data given to [`TagReader::new`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct TagReader<'a> {
     data: &'a [u8],
     pos: usize,
+}
+
+impl fmt::Debug for TagReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TagReader")
+            .field("data", &super::Octets(self.data.len()))
+            .field("pos", &self.pos)
+            .finish()
+    }
 }
 
 impl<'a> TagReader<'a> {

@@ -125,8 +125,12 @@ fn worked_dcc_password_is_never_kept() {
     );
     let json = serde_json::to_string(m[0]).unwrap();
     let debug = format!("{ev:?}");
-    for text in [&json, &debug] {
+    // The layers a debugging session would print: the datagram decode, its APDU, its tags.
+    let dd = decode_datagram(DCC, true, 64);
+    let layers = format!("{dd:?} {:?}", parse_tag(&DCC[14..]).unwrap());
+    for text in [&json, &debug, &layers] {
         assert!(!text.contains("secret") && !text.contains("73656372"), "{text}");
+        assert!(!text.contains("115, 101, 99"), "{text}");
     }
     assert!(json.contains("\"password_present\":true") && json.contains("\"password_length\":6"));
 }
