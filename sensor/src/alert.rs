@@ -131,6 +131,9 @@ pub struct Occurrence {
     pub purdue: PurdueEnds,
     pub standard: &'static str,
     pub ot_item: &'static str,
+    /// Only adds its frames as evidence to the alert with the same key (a later message that
+    /// shows the same thing again); not counted as a new occurrence.
+    pub evidence_only: bool,
 }
 
 /// What happened when an occurrence was recorded.
@@ -188,6 +191,14 @@ impl AlertBook {
         }
         if let Some(&i) = self.index.get(&k) {
             let a = &mut self.alerts[i];
+            if o.evidence_only {
+                for f in o.frames {
+                    if a.evidence.frames.len() < MAX_EVIDENCE_FRAMES && !a.evidence.frames.contains(&f) {
+                        a.evidence.frames.push(f);
+                    }
+                }
+                return Recorded::Aggregated(i);
+            }
             a.count += 1;
             if o.ts_ns >= a.ts_ns {
                 a.ts_ns = o.ts_ns;
@@ -276,6 +287,7 @@ mod tests {
             purdue: PurdueEnds::default(),
             standard: "x",
             ot_item: "RS-1",
+            evidence_only: false,
         }
     }
 

@@ -175,6 +175,7 @@ impl Cx<'_> {
             request_frame: None,
             latency_us: None,
             orphan: false,
+            from_client: dir == Dir::ToServer,
         };
         self.out.push(Event::Message(Box::new(msg)));
         match self.out.last_mut() {

@@ -46,6 +46,9 @@ pub struct OtMessage {
     /// A reply (or response) for which no open request was seen.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub orphan: bool,
+    /// Sent by the flow's client (the side that opened the connection, or the first sender).
+    #[serde(skip)]
+    pub from_client: bool,
 }
 
 /// Protocol part of a message.

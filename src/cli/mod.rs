@@ -1,8 +1,13 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
+mod alerts;
+mod baseline;
 mod decode;
 mod demo;
+mod inventory;
+mod monitor;
 mod progress;
+mod rules;
 mod synth;
 
 use std::process::ExitCode;
@@ -33,6 +38,14 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Run the main job on the embedded demo capture and print a readable summary.
     Demo(demo::DemoArgs),
+    /// The asset inventory per Purdue level.
+    Inventory(inventory::InventoryArgs),
+    /// Alerts: deviations from the profile and the baseline.
+    Alerts(alerts::AlertsArgs),
+    /// Learn or compare baselines of normal operation.
+    Baseline(baseline::BaselineArgs),
+    /// The rule catalogue (`--markdown` prints docs/rules.md).
+    Rules(rules::RulesArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -55,5 +68,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decode(a) => decode::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Inventory(a) => inventory::run(a),
+        Command::Alerts(a) => alerts::run(a),
+        Command::Baseline(a) => baseline::run(a),
+        Command::Rules(a) => rules::run(a),
     }
 }

@@ -177,6 +177,19 @@ pub enum IdKey {
     Text(u64),
 }
 
+impl std::fmt::Display for GemValue {
+    /// The value as an engineer writes it: numbers and text bare, other items as SML.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GemValue::U(v) => write!(f, "{v}"),
+            GemValue::I(v) => write!(f, "{v}"),
+            GemValue::F(v) => write!(f, "{v}"),
+            GemValue::Bool(v) => write!(f, "{v}"),
+            GemValue::Text(s) | GemValue::Sml(s) => f.write_str(s),
+        }
+    }
+}
+
 impl GemValue {
     pub fn id_key(&self) -> Option<IdKey> {
         match self {
