@@ -401,6 +401,19 @@ pub enum Fact {
     Bacnet { client: IpAddr, device: IpAddr, service: String, written: Vec<String>, enumerated: Vec<String> },
 }
 
+/// How an HSMS primary is named in the baseline: `S2F41`, with the disabling forms of S2F37
+/// and S5F3 kept apart from the enabling ones (`S2F37 disable`), since only disabling blinds
+/// the host.
+pub fn hsms_fact_name(h: &crate::hsms::HsmsRecord) -> String {
+    use crate::hsms::gem::Gem;
+    let sf = format!("S{}F{}", h.stream, h.function);
+    match h.gem.as_deref() {
+        Some(Gem::EnableEventReport { ceed: false, .. }) => format!("{sf} disable"),
+        Some(Gem::EnableAlarm { aled, .. }) if !aled.enable => format!("{sf} disable"),
+        _ => sf,
+    }
+}
+
 /// Facts of a well-formed message: primaries of HSMS, Modbus requests, BACnet requests.
 pub fn facts(m: &OtMessage) -> Vec<Fact> {
     use crate::hsms::gem::Gem;
@@ -412,7 +425,7 @@ pub fn facts(m: &OtMessage) -> Vec<Fact> {
             if h.stype != 0 || h.function % 2 == 0 {
                 return out;
             }
-            let function = format!("S{}F{}", h.stream, h.function);
+            let function = hsms_fact_name(h);
             if m.from_client {
                 let rcmd = match h.gem.as_deref() {
                     Some(Gem::HostCommand { rcmd: Some(r), .. }) => Some(r.to_string()),

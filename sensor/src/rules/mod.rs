@@ -376,7 +376,8 @@ impl RuleEngine {
                     cx.inventory.get(&ip).is_some_and(|a| a.is_ot())
                         || cx.level_tenths(ip).is_some_and(|l| l <= 30)
                 };
-                if ot(f.server) || ot(f.client) {
+                let known = cx.baseline.is_some_and(|b| b.has_conversation(f));
+                if (ot(f.server) || ot(f.client)) && !known {
                     out.push(self.occ(
                         cx,
                         "service.cleartext_remote_access",
@@ -653,12 +654,7 @@ impl RuleEngine {
                 let sev = if no_session || matches!(authz, Authorization::Denied) {
                     Some(Severity::Critical)
                 } else {
-                    match judge(authz, in_base(&sf), window, Severity::High) {
-                        // Recipe transfers are always worth a line, even when normal.
-                        None if matches!(authz, Authorization::Allowed(_)) => None,
-                        None => Some(Severity::Medium),
-                        s => s,
-                    }
+                    judge(authz, in_base(&sf), window, Severity::High)
                 };
                 if let Some(sev) = sev {
                     push(
@@ -732,7 +728,7 @@ impl RuleEngine {
                     Gem::EnableEventReport { .. } => "disabled event reports".to_string(),
                     _ => "disabled an alarm".to_string(),
                 };
-                let base_has = in_base(&sf);
+                let base_has = in_base(&baseline::hsms_fact_name(h));
                 if !base_has {
                     push(
                         "hsms.event_or_alarm_disabled",
@@ -830,20 +826,26 @@ impl RuleEngine {
                     _ => true,
                 });
                 let base = if unit == 0 { Severity::Critical } else { Severity::High };
+                // A client the baseline knows writing this function outside its usual
+                // addresses is worth a look, not an emergency.
+                let outside_range = known_fc && !in_range;
                 let sev = match authz {
                     Authorization::Denied => Some(Severity::Critical),
                     _ if cx.baseline.is_some() && facts.is_none() => Some(base.raise()),
-                    a => judge(a, known_fc && in_range, window, base),
+                    a if outside_range => judge(a, false, window, Severity::Medium),
+                    a => judge(a, known_fc, window, base),
                 };
                 if let Some(sev) = sev {
                     let addr = r.address.map_or(String::new(), |a| format!(" at {a}"));
                     let qty = r.quantity.map_or(String::new(), |q| format!(" ×{q}"));
+                    let note =
+                        if outside_range { ", outside the addresses it writes in the baseline" } else { "" };
                     push(
                         "modbus.unauthorized_write",
                         sev,
                         r.fc.to_string(),
                         format!(
-                            "{} wrote {}{addr}{qty} on {} unit {unit}{}",
+                            "{} wrote {}{addr}{qty} on {} unit {unit}{}{note}",
                             cx.name(client),
                             r.fc_name,
                             cx.name(server),
