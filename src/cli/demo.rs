@@ -4,14 +4,25 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::Args;
+use fabmon_sensor::alert::Severity;
+use fabmon_sensor::baseline::Baseline;
 use fabmon_sensor::capture::file::FileSource;
 use fabmon_sensor::engine::EngineConfig;
+use fabmon_sensor::monitor::{Monitor, MonitorOutput};
 use fabmon_sensor::pipeline::{self, EventSink, RunSummary};
+use fabmon_sensor::profile::Profile;
 use fabmon_sensor::record::{Event, OtBody};
+
+use super::inventory::identity_line;
 
 /// The demo capture, made by `fabmon synth` with the arguments in `captures/README.md` (the
 /// test `tests/demo.rs` checks that the committed file is exactly what the generator makes).
 pub static DEMO_PCAP: &[u8] = include_bytes!("../../captures/demo.pcap");
+/// What is normal for the demo fab: learned from the same generator without the planted
+/// deviations (captures/README.md).
+pub static DEMO_BASELINE: &str = include_str!("../../captures/demo.baseline.json");
+/// The default profile.
+pub static DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
@@ -34,7 +45,20 @@ impl EventSink for Tally {
                 OtBody::Hsms(h) if h.stype == 0 => format!("S{}F{}", h.stream, h.function),
                 OtBody::Hsms(h) => h.stype_name.unwrap_or("control").to_string(),
                 OtBody::Modbus(r) => format!("fc{} {}", r.fc, r.fc_name),
-                OtBody::Bacnet(b) => format!("apdu {:?} service {:?}", b.apdu_type, b.service),
+                OtBody::Bacnet(b) => {
+                    let t = match b.apdu_type {
+                        Some(0) => "request",
+                        Some(1) => "",
+                        Some(2) => "simple-ack",
+                        Some(3) => "complex-ack",
+                        Some(4) => "segment-ack",
+                        Some(5) => "error",
+                        Some(6) => "reject",
+                        Some(7) => "abort",
+                        _ => "network/BVLC",
+                    };
+                    format!("{} {t}", b.service_name.unwrap_or("")).trim().to_string()
+                }
             };
             *self.kinds.entry(m.body.proto_name()).or_default().entry(kind).or_default() += 1;
         }
@@ -42,18 +66,98 @@ impl EventSink for Tally {
     }
 }
 
+/// Both sinks in one pass: the tally for the traffic overview and the monitor.
+struct Both<'a> {
+    tally: &'a mut Tally,
+    monitor: &'a mut Monitor,
+}
+
+impl EventSink for Both<'_> {
+    fn on_events(&mut self, events: &[Event]) -> std::io::Result<bool> {
+        self.tally.on_events(events)?;
+        self.monitor.on_events(events)
+    }
+}
+
 pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     let name = "captures/demo.pcap (embedded)";
+    let profile = Profile::from_str(DEFAULT_PROFILE, "profiles/default.toml (embedded)")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let baseline: Baseline = serde_json::from_str(DEMO_BASELINE)?;
+    let mut monitor = Monitor::new(profile, Some(baseline));
     let mut src = FileSource::from_reader(name, Box::new(std::io::Cursor::new(DEMO_PCAP)))?;
-    let mut cfg = EngineConfig::with_defaults();
-    cfg.flow_events = true;
+    let cfg = monitor.engine_config(EngineConfig::with_defaults());
     let mut tally = Tally::default();
-    let (sum, err) = pipeline::run_inline(&mut src, cfg, &mut tally, None);
+    let (sum, err) =
+        pipeline::run_inline(&mut src, cfg, &mut Both { tally: &mut tally, monitor: &mut monitor }, None);
     if let Some(e) = err {
         anyhow::bail!("demo capture: {e}");
     }
+    let out = monitor.finish(&[name.to_string()]);
     print_report(name, &sum, &tally);
+    print_assets(&out);
+    print_alerts(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_assets(out: &MonitorOutput) {
+    let assets = out.inventory.assets_sorted();
+    let mut by_level: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &assets {
+        *by_level.entry(a.level.clone().unwrap_or_else(|| "unknown".into())).or_default() += 1;
+    }
+    println!(
+        "Assets: {} ({})",
+        assets.len(),
+        by_level.iter().map(|(l, n)| format!("level {l}: {n}")).collect::<Vec<_>>().join(", ")
+    );
+    println!("  levels inferred from the roles seen (the default profile names no zones; see profiles/example-fab.toml)");
+    let mut level: Option<Option<String>> = None;
+    let mut shown = 0;
+    for a in assets.iter().filter(|a| a.is_ot()) {
+        if level.as_ref() != Some(&a.level) {
+            level = Some(a.level.clone());
+            shown = 0;
+            let n = assets.iter().filter(|b| b.is_ot() && b.level == a.level).count();
+            println!("  Level {} ({} OT assets)", a.level.as_deref().unwrap_or("unknown"), n);
+        }
+        shown += 1;
+        if shown > 4 {
+            if shown == 5 {
+                println!("    ...");
+            }
+            continue;
+        }
+        let roles: Vec<&str> =
+            a.roles.iter().copied().filter(|r| !r.ends_with("-server") || r.starts_with("modbus")).collect();
+        println!("    {:<14} {:<28} {}", a.ip.to_string(), roles.join(","), identity_line(a));
+    }
+    println!();
+}
+
+fn print_alerts(out: &MonitorOutput) {
+    let mut by_sev: BTreeMap<Severity, usize> = BTreeMap::new();
+    for a in &out.alerts {
+        *by_sev.entry(a.severity).or_default() += 1;
+    }
+    println!(
+        "Alerts: {} ({}) against the demo baseline",
+        out.alerts.len(),
+        by_sev.iter().rev().map(|(s, n)| format!("{n} {}", s.name())).collect::<Vec<_>>().join(", ")
+    );
+    let mut alerts: Vec<_> = out.alerts.iter().collect();
+    alerts.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.first_ts_ns.cmp(&b.first_ts_ns)));
+    for a in alerts.iter().filter(|a| a.severity >= Severity::Medium) {
+        let t = a.first_ts.get(11..19).unwrap_or(&a.first_ts);
+        let count = if a.count > 1 { format!(" (x{})", a.count) } else { String::new() };
+        println!("  {t} {:<8} {:<32} {}{count}", a.severity.name(), a.rule, a.summary);
+    }
+    let low = alerts.iter().filter(|a| a.severity < Severity::Medium).count();
+    if low > 0 {
+        println!("  ... and {low} low/info alerts (new assets, new conversations, new functions)");
+    }
+    println!();
+    println!("More: fabmon alerts CAPTURE --baseline B --format jsonl | fabmon inventory CAPTURE --format json | fabmon rules");
 }
 
 fn print_report(name: &str, sum: &RunSummary, t: &Tally) {
@@ -88,6 +192,9 @@ fn print_report(name: &str, sum: &RunSummary, t: &Tally) {
     }
     if t.malformed > 0 {
         println!("  {} messages flagged malformed", t.malformed);
+    }
+    if !e.unknown_link.is_empty() || e.not_ip > 0 || !e.malformed.is_empty() {
+        println!("  skipped: {} not IP, {} malformed headers", e.not_ip, e.malformed.values().sum::<u64>());
     }
     println!();
 }
