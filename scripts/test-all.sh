@@ -29,8 +29,8 @@ fi
 
 export FABMON_REQUIRE_TOOLS=1
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --release --no-fail-fast
+    cargo nextest run --workspace --cargo-profile ci --no-fail-fast
 else
-    cargo test --workspace --release --no-fail-fast
+    cargo test --workspace --profile ci --no-fail-fast
 fi
-cargo test --workspace --release --doc
+cargo test --workspace --profile ci --doc

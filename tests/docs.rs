@@ -8,7 +8,9 @@ use common::*;
 fn rule_catalogue_is_generated_from_code() {
     let out = run_fabmon(&["rules", "--markdown"]);
     let want = String::from_utf8(out.stdout).unwrap();
-    let have = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).unwrap();
+    let have =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md"))
+            .unwrap();
     assert!(have == want, "docs/rules.md is stale: run `fabmon rules --markdown > docs/rules.md`");
 }
 

@@ -26,8 +26,10 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
     /// pcap or pcapng files; `-` reads standard input (e.g. `tcpdump -w - | fabmon decode -`).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "iface")]
     pub captures: Vec<String>,
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -235,6 +237,15 @@ pub fn print_summary(path: &str, s: &RunSummary) {
     eprintln!("{}", lines.join("\n"));
 }
 
+/// Kernel counters of a live capture.
+pub fn print_capture_stats(s: &RunSummary) {
+    let src = &s.source;
+    eprintln!(
+        "  kernel: {} packets, {} dropped by the kernel, ring frozen {} times; {} dropped on full worker queues",
+        src.kernel_packets, src.kernel_drops, src.kernel_freeze_q, s.engine.dropped_queue_full_packets
+    );
+}
+
 fn fmt_map<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> String {
     if m.is_empty() {
         return "none".into();
@@ -247,6 +258,20 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     let mut w =
         MessageWriter::new(BufWriter::with_capacity(1 << 20, stdout.lock()), args.format, args.events);
     let mut failed = false;
+    if args.live.iface.is_some() {
+        let (summary, err) =
+            super::live::run_live(&args.live, args.engine_config(), usize::from(args.workers), &mut w)?;
+        if !args.quiet {
+            print_summary(args.live.iface.as_deref().unwrap_or_default(), &summary);
+            print_capture_stats(&summary);
+        }
+        w.flush()?;
+        if let Some(e) = err {
+            eprintln!("fabmon: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     for path in &args.captures {
         match run_capture(path, args.engine_config(), usize::from(args.workers), &mut w) {
             Ok((summary, err)) => {

@@ -5,6 +5,7 @@ mod baseline;
 mod decode;
 mod demo;
 mod inventory;
+mod live;
 mod monitor;
 mod progress;
 mod rules;

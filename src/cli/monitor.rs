@@ -15,8 +15,10 @@ use super::decode::{print_summary, run_capture};
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
     /// pcap or pcapng files (`-` for standard input), processed in order.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "iface")]
     pub captures: Vec<String>,
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
     /// Fab profile (TOML): zones → Purdue level and area, assets, conduits, authorisations,
     /// change windows (see docs/profiles.md).
     #[arg(long, value_name = "FILE")]
@@ -49,6 +51,20 @@ pub fn load_baseline(path: Option<&str>) -> anyhow::Result<Option<Baseline>> {
 /// Runs every capture through `monitor`; returns its output and whether an input failed.
 pub fn run_monitor(args: &MonitorArgs, mut monitor: Monitor) -> anyhow::Result<(MonitorOutput, bool)> {
     let mut failed = false;
+    if let Some(iface) = &args.live.iface {
+        let cfg = monitor.engine_config(EngineConfig::with_defaults());
+        let (summary, err) = super::live::run_live(&args.live, cfg, usize::from(args.workers), &mut monitor)?;
+        if args.summary {
+            print_summary(iface, &summary);
+            super::decode::print_capture_stats(&summary);
+        }
+        if let Some(e) = err {
+            eprintln!("fabmon: {e}");
+            failed = true;
+        }
+        let out = monitor.finish(&[format!("live:{iface}")]);
+        return Ok((out, failed));
+    }
     for path in &args.captures {
         let cfg = monitor.engine_config(EngineConfig::with_defaults());
         match run_capture(path, cfg, usize::from(args.workers), &mut monitor) {
