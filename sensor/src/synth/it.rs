@@ -6,7 +6,7 @@
 use super::fab::{Fab, HostId};
 use super::rng::Rng;
 use super::sched::{label, udp, Class, Ctx, Queue, Side, TcpConn, MS, SEC};
-use super::time::civil;
+use crate::time::civil;
 
 /// Seconds between 1900-01-01 (NTP era 0) and 1970-01-01.
 const NTP_UNIX_OFFSET: i64 = 2_208_988_800;

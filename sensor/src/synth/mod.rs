@@ -32,7 +32,6 @@ mod plant;
 mod plc;
 mod rng;
 mod sched;
-mod time;
 mod tools;
 
 use std::cmp::Reverse;
@@ -46,8 +45,8 @@ use serde::Serialize;
 use crate::capture::pcapwrite::PcapWriter;
 use crate::capture::LinkType;
 
+pub use crate::time::parse_rfc3339;
 pub use fab::{advisory_matches, BacnetIdentity, PlcIdentity, SynthIdentities, ToolIdentity};
-pub use time::parse_rfc3339;
 
 use fab::{Fab, HostId};
 use it::{ItGen, ItKind};
