@@ -130,6 +130,8 @@ pub struct ModbusParser {
     /// start of a flow picked up mid-stream: the parser then skips to a plausible header.
     in_sync: [bool; 2],
     started: [bool; 2],
+    /// Per direction: a gap was just declared, so the next bytes begin a TCP segment.
+    after_gap: [bool; 2],
 }
 
 impl ModbusParser {
@@ -349,19 +351,20 @@ impl AppParser for ModbusParser {
     fn parse(&mut self, dir: Dir, data: &[u8], cx: &mut Cx<'_>) -> usize {
         self.expire(cx);
         let d = usize::from(dir == Dir::ToClient);
-        if !self.started[d] {
-            if cx.flow.roles_from_syn {
-                self.in_sync[d] = true;
-            } else {
-                // A flow picked up mid-stream may start inside an ADU. Segments almost always
-                // start at an ADU boundary, so an MBAP-looking header at offset 0 is taken as
-                // one (malformed content included); anything else is skipped silently.
-                let Some(&[_, _, p0, p1, l0, l1]) = data.get(..6) else {
-                    return 0;
-                };
-                let len = u16::from_be_bytes([l0, l1]);
-                self.in_sync[d] = p0 == 0 && p1 == 0 && (MBAP_LENGTH_MIN..=MBAP_LENGTH_MAX).contains(&len);
-            }
+        if self.after_gap[d] || (!self.started[d] && !cx.flow.roles_from_syn) {
+            // A flow picked up mid-stream, or resuming after lost bytes, may start inside an
+            // ADU. Segments almost always start at an ADU boundary, so an MBAP-looking header
+            // at offset 0 is taken as one (malformed content and unassigned function codes
+            // included); anything else is skipped silently up to a plausible header.
+            let Some(&[_, _, p0, p1, l0, l1]) = data.get(..6) else {
+                return 0;
+            };
+            let len = u16::from_be_bytes([l0, l1]);
+            self.in_sync[d] = p0 == 0 && p1 == 0 && (MBAP_LENGTH_MIN..=MBAP_LENGTH_MAX).contains(&len);
+            self.started[d] = true;
+            self.after_gap[d] = false;
+        } else if !self.started[d] {
+            self.in_sync[d] = true;
             self.started[d] = true;
         }
         let role = Self::role(dir, cx.flow);
@@ -396,7 +399,9 @@ impl AppParser for ModbusParser {
     }
 
     fn gap(&mut self, dir: Dir, _cx: &mut Cx<'_>) {
-        self.in_sync[usize::from(dir == Dir::ToClient)] = false;
+        let d = usize::from(dir == Dir::ToClient);
+        self.in_sync[d] = false;
+        self.after_gap[d] = true;
     }
 
     fn close(&mut self, cx: &mut Cx<'_>) {

@@ -721,6 +721,45 @@ fn gap_resynchronises_silently() {
     assert_eq!((rec(m[0]).tid, m[0].malformed), (2, false));
 }
 
+/// After lost bytes the next segment is taken at its first byte when it starts with an
+/// MBAP-looking header, as at a mid-stream start, even when its function code is unassigned:
+/// a function-code sweep must not vanish after one lost segment (zeek fuzz-72, frames 5–11).
+#[test]
+fn gap_then_unassigned_function_code_at_segment_start_is_decoded() {
+    use crate::app::{AppParser, Cx};
+    let flow = drive::test_flow(Transport::Tcp, 502);
+    let limits = AppLimits::default();
+    let mut out = Vec::new();
+    let mut p = ModbusParser::new();
+    let mut cx = Cx { frame: 1, ts_ns: 0, flow: &flow, limits: &limits, out: &mut out };
+    let a = adu(0, 1, &[0x1d, 0, 0, 0, 0]);
+    assert_eq!(p.parse(REQ, &a, &mut cx), a.len());
+    p.gap(REQ, &mut cx);
+    let b = adu(0, 1, &[0x21, 0, 0, 0, 0]);
+    assert_eq!(p.parse(REQ, &b, &mut cx), b.len());
+    p.gap(RSP, &mut cx);
+    let e = adu(0, 1, &[0xa0, 0x01]);
+    assert_eq!(p.parse(RSP, &e, &mut cx), e.len());
+    let m = msgs(&out);
+    let got: Vec<_> = m.iter().map(|m| (rec(m).dir, rec(m).fc, rec(m).exception)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (ModbusDir::Request, 29, None),
+            (ModbusDir::Request, 33, None),
+            (ModbusDir::Response, 32, Some(1))
+        ]
+    );
+    // Junk at the start of the segment after a gap is still skipped silently.
+    let mut out = Vec::new();
+    let mut cx = Cx { frame: 2, ts_ns: 0, flow: &flow, limits: &limits, out: &mut out };
+    p.gap(REQ, &mut cx);
+    let junk = [&b"GET / HTTP/1.0\r\n"[..], &adu(7, 1, &[0x03, 0, 0, 0, 1])].concat();
+    assert_eq!(p.parse(REQ, &junk, &mut cx), junk.len());
+    let m = msgs(&out);
+    assert_eq!(m.iter().map(|m| (rec(m).tid, m.malformed)).collect::<Vec<_>>(), vec![(7, false)]);
+}
+
 #[test]
 fn mid_stream_pickup() {
     let mut flow = drive::test_flow(Transport::Tcp, 502);
