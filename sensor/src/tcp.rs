@@ -200,8 +200,20 @@ impl TcpDir {
                 } else {
                     stats.gaps_acked_unseen += 1;
                 }
-                self.jump_to(seq, stats, sink);
-                self.take(seq, payload, truncated, stats, sink);
+                // Held segments below this one were captured: the gap ends at the lowest of
+                // them, and they are delivered before this one.
+                match self.held.first().map(|h| h.seq) {
+                    Some(lowest) if ahead(lowest, seq) < 0 => {
+                        self.jump_to(lowest, stats, sink);
+                        self.drain_held(stats, sink);
+                        self.on_segment(seq.0, payload, false, truncated, limits, stats, mem_ok, sink);
+                        return;
+                    }
+                    _ => {
+                        self.jump_to(seq, stats, sink);
+                        self.take(seq, payload, truncated, stats, sink);
+                    }
+                }
             } else if self.held.len() >= limits.max_ooo_segments
                 || self.held_bytes + payload.len() > limits.max_ooo_bytes
                 || !mem_ok(payload.len())
@@ -388,6 +400,30 @@ mod tests {
         assert_eq!(gaps, 1);
         assert_eq!(st.gaps_ooo_full, 1);
         assert_eq!(st.gap_bytes, 3);
+    }
+
+    #[test]
+    fn acked_gap_keeps_held_segments_below_the_new_one() {
+        let mut d = TcpDir::default();
+        d.on_syn(999); // next = 1000
+        let mut stats = ReassemblyStats::default();
+        let lim = ReassemblyLimits::default();
+        let mut out = Vec::new();
+        let mut gaps = 0;
+        let mut feed = |d: &mut TcpDir, seq: u32, p: &[u8], stats: &mut ReassemblyStats| {
+            d.on_segment(seq, p, false, false, &lim, stats, &mut |_| true, &mut |_, del| match del {
+                Deliver::Bytes(b) => out.extend_from_slice(b),
+                Deliver::Gap => gaps += 1,
+            });
+        };
+        // 1000..1005 is never captured; 1005 is held; the peer then acknowledges past it, and
+        // 1010 arrives: 1005..1010 must still be delivered before 1010.
+        feed(&mut d, 1005, b"fghij", &mut stats);
+        d.on_peer_ack(1010);
+        feed(&mut d, 1010, b"klm", &mut stats);
+        assert_eq!(out, b"fghijklm");
+        assert_eq!(gaps, 1);
+        assert_eq!(stats.gap_bytes, 5);
     }
 
     #[test]
