@@ -63,6 +63,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let link = LINKS[usize::from(head & 7)];
     let mut engine = common::small_engine(head & 8 != 0);
     let mut events = Vec::new();
+    let mut checks = common::Checks::default();
     let mut ts = START_NS;
     let mut frame = 0u64;
     while let [ctl, l0, l1, tail @ ..] = rest {
@@ -75,7 +76,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let orig_len = if extra == 15 { 0 } else { caplen.saturating_add(extra * 300) };
         frame += 1;
         engine.process(frame, &Packet { ts_ns: ts, link, data: bytes, orig_len });
-        common::drain_and_render(&mut engine, &mut events);
+        checks.drain(&mut engine, &mut events);
     }
-    common::finish(&mut engine, frame, ts, &mut events);
+    checks.finish(&mut engine, frame, ts, &mut events);
 });

@@ -16,6 +16,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(mut source) = FileSource::from_reader("fuzz", Box::new(reader)) else { return };
     let mut engine = common::small_engine(false);
     let mut events = Vec::new();
+    let mut checks = common::Checks::default();
     let mut frame = 0u64;
     let mut last_ts = 0i64;
     // Every call consumes at least one whole record (12 bytes or more) or ends the input: a
@@ -26,12 +27,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 frame += 1;
                 last_ts = pkt.ts_ns;
                 engine.process(frame, &pkt);
-                common::drain_and_render(&mut engine, &mut events);
+                checks.drain(&mut engine, &mut events);
             }
             Ok(Next::Idle) => {}
             Ok(Next::End) | Err(_) => {
                 let _ = serde_json::to_vec(&source.stats());
-                common::finish(&mut engine, frame, last_ts, &mut events);
+                checks.finish(&mut engine, frame, last_ts, &mut events);
                 return;
             }
         }
