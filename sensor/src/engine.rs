@@ -394,9 +394,10 @@ impl Engine {
         stats.reassembly_memory_peak = stats.reassembly_memory_peak.max(*mem as u64);
         let done = tcp.rst || (tcp.dirs[0].finished && tcp.dirs[1].finished);
         if done {
+            // What is counted now; closing flushes held segments into the buffers first.
+            let freed = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
             let mut f = Feeder::closing(app, info, cfg, events, frame, ts_ns);
             f.close(tcp);
-            let freed = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
             tcp.dirs[0].release();
             tcp.dirs[1].release();
             *mem = mem.saturating_sub(freed);
@@ -948,5 +949,47 @@ mod tests {
         let r = &e.stats().reassembly;
         assert_eq!(r.gaps_memory, 10);
         assert_eq!(e.stats().reassembly_memory_peak, 0);
+    }
+
+    /// Found by the `packet` fuzz target: a connection reset while an out-of-order segment was
+    /// held. Closing flushes the held bytes to the parser, and the bytes freed were measured
+    /// after that flush, so the held bytes stayed counted against the worker's reassembly
+    /// memory for good; enough such resets would exhaust the bound and turn every later partial
+    /// message into a gap.
+    #[test]
+    fn fuzz_packet_001_reset_with_held_segment_frees_its_memory() {
+        // Raw IPv4 packets, HMI 10.30.0.20:40000 -> PLC 10.10.0.5:502 (checksums not checked).
+        const SYN: [u8; 40] = [
+            0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // IPv4, len 40, TCP
+            10, 30, 0, 20, 10, 10, 0, 5, // src, dst
+            0x9c, 0x40, 0x01, 0xf6, // sport 40000, dport 502
+            0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, // seq 100, ack 0
+            0x50, 0x02, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, // offset 5, SYN, window, csum, urg
+        ];
+        const AHEAD: [u8; 52] = [
+            0x45, 0x00, 0x00, 0x34, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // IPv4, len 52, TCP
+            10, 30, 0, 20, 10, 10, 0, 5, // src, dst
+            0x9c, 0x40, 0x01, 0xf6, // sport 40000, dport 502
+            0x00, 0x00, 0x00, 0x70, 0x00, 0x00, 0x00, 0x00, // seq 112: 11 bytes missing before it
+            0x50, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, // offset 5, no flags
+            0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2, // a whole Modbus request (FC 3), held
+        ];
+        const RST: [u8; 40] = [
+            0x45, 0x00, 0x00, 0x28, 0x00, 0x02, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // IPv4, len 40, TCP
+            10, 30, 0, 20, 10, 10, 0, 5, // src, dst
+            0x9c, 0x40, 0x01, 0xf6, // sport 40000, dport 502
+            0x00, 0x00, 0x00, 0x7c, 0x00, 0x00, 0x00, 0x00, // seq 124
+            0x50, 0x04, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, // offset 5, RST
+        ];
+        let mut e = Engine::new(EngineConfig::with_defaults());
+        for (i, p) in [&SYN[..], &AHEAD, &RST].into_iter().enumerate() {
+            let pk = Packet { ts_ns: 1_000_000_000, link: LinkType::RAW, data: p, orig_len: p.len() as u32 };
+            e.process(i as u64 + 1, &pk);
+        }
+        assert_eq!(e.stats().reassembly.out_of_order, 1);
+        assert_eq!(e.stats().flows_closed, 1);
+        assert_eq!(e.reassembly_memory(), 0, "the reset flow holds nothing");
+        e.finish(3, 1_000_000_000);
+        assert_eq!(e.reassembly_memory(), 0);
     }
 }
