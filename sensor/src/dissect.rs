@@ -100,7 +100,9 @@ pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissecte
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 /// 802.1Q, 802.1ad and the pre-standard QinQ tag: the tags etherparse reads as VLAN.
-const ETHERTYPE_VLANS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+fn is_vlan_tag(ether_type: u16) -> bool {
+    matches!(ether_type, 0x8100 | 0x88a8 | 0x9100)
+}
 /// VLAN tags etherparse keeps (`LaxSlicedPacket` link extensions); more go to the slow path.
 const MAX_VLAN_TAGS: usize = 3;
 const IP_PROTO_TCP: u8 = 6;
@@ -135,7 +137,7 @@ fn fast_ethernet(data: &[u8]) -> Option<Dissected<'_>> {
     let mut off = 14;
     let mut vlan = 0u32;
     let mut tags = 0;
-    while ETHERTYPE_VLANS.contains(&ether_type) {
+    while is_vlan_tag(ether_type) {
         if tags == MAX_VLAN_TAGS {
             return None;
         }
