@@ -27,7 +27,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
-FABMON = os.path.join(ROOT, "target", "release", "fabmon")
+# cargo puts the binary under CARGO_TARGET_DIR when it is set (worktrees share one elsewhere).
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+FABMON = os.path.join(TARGET, "release", "fabmon")
 
 
 def timed(cmd, stdout=subprocess.DEVNULL):
@@ -75,6 +77,7 @@ def main():
     rss = {s[0]: [] for s in stages}
     # Warm the page cache once so every contender reads from memory.
     timed(["cat", cap])
+    load_before = os.getloadavg()
     for _ in range(a.runs):
         for name, cmd, _ in stages:
             t, m = timed(cmd)
@@ -95,9 +98,13 @@ def main():
         td, md = timed([FABMON, "decode", bigcap, "--format", "none", "-q"])
         big = (a.packets * a.scale, os.path.getsize(bigcap), tb, mb, td, md)
 
+    load_after = os.getloadavg()
     lines = []
     lines.append("### %s — %d packets (%.0f MB), median of %d alternating runs" % (
         datetime.date.today().isoformat(), a.packets, size / 1e6, a.runs))
+    lines.append("")
+    lines.append("Load average (1, 5, 15 min) before the runs %.2f %.2f %.2f, after %.2f %.2f %.2f; %d CPUs." % (
+        load_before + load_after + (os.cpu_count(),)))
     lines.append("")
     lines.append("| stage | median s | × tcpdump | peak RSS MiB |")
     lines.append("|---|---:|---:|---:|")

@@ -4,6 +4,12 @@
 //! raw IPv4/IPv6 and BSD loopback. Lax slicing decodes what a packet holds even when the snap
 //! length cut it, and says where it stopped; such packets are still tracked, and a TCP payload
 //! cut short becomes a gap in its stream.
+//!
+//! The common case (Ethernet, up to three VLAN tags, IPv4 without fragmentation or AH, a
+//! whole TCP or UDP header, nothing cut by the snap length) takes a hand-written path that
+//! reads the few fields fabmon uses straight from the bytes; everything else, and every packet
+//! that path is unsure of, goes through etherparse. Both give the same result for the packets
+//! the fast path takes (checked by the tests below).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -22,7 +28,7 @@ pub mod tcp_flags {
 }
 
 /// A TCP segment's fields that flow tracking and reassembly use.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpSeg<'a> {
     pub sport: u16,
     pub dport: u16,
@@ -36,7 +42,7 @@ pub struct TcpSeg<'a> {
 }
 
 /// Transport layer of a dissected packet.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum L4<'a> {
     Tcp(TcpSeg<'a>),
     Udp {
@@ -52,7 +58,7 @@ pub enum L4<'a> {
 }
 
 /// A packet sliced down to its transport payload.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dissected<'a> {
     /// VLAN ids, outermost in the high 16 bits for QinQ (0 when untagged).
     pub vlan: u32,
@@ -79,7 +85,144 @@ pub enum NotDissected {
 }
 
 /// Slices `data` of link type `link` down to its transport payload.
+#[inline]
 pub fn dissect(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissected> {
+    let fast = match link {
+        LinkType::ETHERNET => fast_ethernet(data),
+        LinkType::RAW | LinkType::IPV4 | LinkType(12) | LinkType(14) => fast_ipv4(data, 0, None, None),
+        _ => None,
+    };
+    match fast {
+        Some(d) => Ok(d),
+        None => dissect_lax(link, data),
+    }
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+/// 802.1Q, 802.1ad and the pre-standard QinQ tag: the tags etherparse reads as VLAN.
+fn is_vlan_tag(ether_type: u16) -> bool {
+    matches!(ether_type, 0x8100 | 0x88a8 | 0x9100)
+}
+/// VLAN tags etherparse keeps (`LaxSlicedPacket` link extensions); more go to the slow path.
+const MAX_VLAN_TAGS: usize = 3;
+const IP_PROTO_TCP: u8 = 6;
+const IP_PROTO_UDP: u8 = 17;
+/// IPv4 AH (RFC 4302) is an extension header etherparse walks: left to it.
+const IP_PROTO_AH: u8 = 51;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    match b.get(at..at + 2) {
+        Some(&[x, y]) => Some(u16::from_be_bytes([x, y])),
+        _ => None,
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    match b.get(at..at + 4) {
+        Some(&[a, b2, c, d]) => Some(u32::from_be_bytes([a, b2, c, d])),
+        _ => None,
+    }
+}
+
+fn mac(b: &[u8], at: usize) -> Option<[u8; 6]> {
+    b.get(at..at + 6).and_then(|m| m.try_into().ok())
+}
+
+/// Ethernet II with up to three VLAN tags carrying IPv4; `None` for anything else.
+#[inline]
+fn fast_ethernet(data: &[u8]) -> Option<Dissected<'_>> {
+    let dst_mac = mac(data, 0)?;
+    let src_mac = mac(data, 6)?;
+    let mut ether_type = be16(data, 12)?;
+    let mut off = 14;
+    let mut vlan = 0u32;
+    let mut tags = 0;
+    while is_vlan_tag(ether_type) {
+        if tags == MAX_VLAN_TAGS {
+            return None;
+        }
+        let tci = be16(data, off)?;
+        ether_type = be16(data, off + 2)?;
+        vlan = (vlan << 16) | u32::from(tci & 0x0fff);
+        off += 4;
+        tags += 1;
+    }
+    if ether_type != ETHERTYPE_IPV4 {
+        return None;
+    }
+    fast_ipv4(data.get(off..)?, vlan, Some(src_mac), Some(dst_mac))
+}
+
+/// A whole, unfragmented IPv4 packet with a whole TCP or UDP header (or another protocol
+/// except AH); `None` for anything else, including a packet the snap length cut.
+#[inline]
+fn fast_ipv4(
+    ip: &[u8],
+    vlan: u32,
+    src_mac: Option<[u8; 6]>,
+    dst_mac: Option<[u8; 6]>,
+) -> Option<Dissected<'_>> {
+    let &[ver_ihl, _, t0, t1, _, _, f0, f1, ttl, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+        ip.get(..20)?
+    else {
+        return None;
+    };
+    if ver_ihl >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(ver_ihl & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([t0, t1]));
+    // More fragments, or a fragment offset: a fragment.
+    if ihl < 20 || total < ihl || total > ip.len() || u16::from_be_bytes([f0, f1]) & 0x3fff != 0 {
+        return None;
+    }
+    let payload = ip.get(ihl..total)?;
+    let l4 = match proto {
+        IP_PROTO_TCP | IP_PROTO_UDP if payload.len() < 8 => return None,
+        IP_PROTO_TCP => {
+            let hlen = usize::from(payload.get(12)? >> 4) * 4;
+            if hlen < 20 || hlen > payload.len() {
+                return None;
+            }
+            L4::Tcp(TcpSeg {
+                sport: be16(payload, 0)?,
+                dport: be16(payload, 2)?,
+                seq: be32(payload, 4)?,
+                ack: be32(payload, 8)?,
+                flags: *payload.get(13)?,
+                window: be16(payload, 14)?,
+                payload: payload.get(hlen..)?,
+                truncated: false,
+            })
+        }
+        IP_PROTO_UDP => {
+            let len = usize::from(be16(payload, 4)?);
+            // As etherparse's lax UDP: a length field that cannot be right is ignored.
+            let end = if len < 8 || len > payload.len() { payload.len() } else { len };
+            L4::Udp {
+                sport: be16(payload, 0)?,
+                dport: be16(payload, 2)?,
+                payload: payload.get(8..end)?,
+                truncated: false,
+            }
+        }
+        IP_PROTO_AH => return None,
+        other => L4::Other { ip_proto: other },
+    };
+    Some(Dissected {
+        vlan,
+        src_mac,
+        dst_mac,
+        src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
+        dst: IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
+        ttl,
+        fragment: false,
+        l4,
+    })
+}
+
+/// The general path: etherparse's lax slicing, for every link type and every packet.
+fn dissect_lax(link: LinkType, data: &[u8]) -> Result<Dissected<'_>, NotDissected> {
     let sliced = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|_| NotDissected::Malformed("ethernet_short"))?
@@ -293,7 +436,92 @@ mod tests {
         assert!(matches!(dissect(LinkType::ETHERNET, &p), Err(NotDissected::Malformed(_))));
     }
 
+    /// The fast path, where it answers, says what etherparse says.
+    fn assert_fast_matches_lax(link: LinkType, p: &[u8]) -> bool {
+        let fast = match link {
+            LinkType::ETHERNET => fast_ethernet(p),
+            _ => fast_ipv4(p, 0, None, None),
+        };
+        match fast {
+            Some(f) => {
+                assert_eq!(Ok(f), dissect_lax(link, p), "{p:02x?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The same UDP datagram as `VLAN_TCP` carries TCP: ports 47808 → 47808, payload "hi".
+    fn vlan_udp() -> Vec<u8> {
+        let mut p = VLAN_TCP[..18].to_vec();
+        p.extend_from_slice(&[0x45, 0, 0, 30, 0, 1, 0x40, 0, 0x40, 17, 0, 0, 10, 30, 0, 12, 10, 20, 1, 5]);
+        p.extend_from_slice(&[0xba, 0xc0, 0xba, 0xc0, 0, 10, 0, 0, b'h', b'i']);
+        p
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_case_and_matches_etherparse() {
+        assert!(assert_fast_matches_lax(LinkType::ETHERNET, VLAN_TCP));
+        assert!(assert_fast_matches_lax(LinkType::ETHERNET, &vlan_udp()));
+        assert!(assert_fast_matches_lax(LinkType::RAW, &VLAN_TCP[18..]));
+        // Cut by the snap length, fragmented, AH, IPv6-in-an-IPv4-EtherType: the slow path.
+        assert!(!assert_fast_matches_lax(LinkType::ETHERNET, &VLAN_TCP[..VLAN_TCP.len() - 1]));
+        let mut frag = VLAN_TCP.to_vec();
+        frag[24] = 0x20; // more fragments
+        assert!(!assert_fast_matches_lax(LinkType::ETHERNET, &frag));
+        let mut ah = VLAN_TCP.to_vec();
+        ah[27] = 51;
+        assert!(!assert_fast_matches_lax(LinkType::ETHERNET, &ah));
+        let mut v6 = VLAN_TCP.to_vec();
+        v6[18] = 0x65;
+        assert!(!assert_fast_matches_lax(LinkType::ETHERNET, &v6));
+    }
+
+    #[test]
+    fn fast_path_matches_etherparse_on_a_synth_capture() {
+        let cfg = crate::synth::SynthConfig { packets: 30_000, ..Default::default() };
+        let mut cap = Vec::new();
+        crate::synth::generate(&cfg, &mut cap).unwrap();
+        let mut src =
+            crate::capture::file::FileSource::from_reader("synth", Box::new(std::io::Cursor::new(cap)))
+                .unwrap();
+        let (mut n, mut fast) = (0, 0);
+        while let Ok(crate::capture::Next::Packet(p)) = crate::capture::PacketSource::next_packet(&mut src) {
+            n += 1;
+            if assert_fast_matches_lax(p.link, p.data) {
+                fast += 1;
+            }
+            assert_eq!(dissect(p.link, p.data), dissect_lax(p.link, p.data));
+        }
+        assert_eq!(n, 30_000);
+        assert!(fast * 100 >= n * 99, "the fast path took {fast} of {n} packets");
+    }
+
     proptest::proptest! {
+        /// Any few bytes changed, in any header, and any cut: the fast path either declines or
+        /// agrees with etherparse.
+        #[test]
+        fn fast_path_agrees_with_etherparse_on_mutations(
+            udp in proptest::bool::ANY,
+            edits in proptest::collection::vec((0usize..64, proptest::num::u8::ANY), 0..6),
+            cut in 0usize..64,
+            raw in proptest::bool::ANY,
+        ) {
+            let mut p = if udp { vlan_udp() } else { VLAN_TCP.to_vec() };
+            for (at, v) in edits {
+                if let Some(b) = p.get_mut(at % VLAN_TCP.len()) {
+                    *b = v;
+                }
+            }
+            p.truncate(p.len().saturating_sub(cut % 8));
+            if raw {
+                let ip = p.get(18..).unwrap_or(&[]).to_vec();
+                assert_fast_matches_lax(LinkType::RAW, &ip);
+            } else {
+                assert_fast_matches_lax(LinkType::ETHERNET, &p);
+            }
+        }
+
         #[test]
         fn any_truncation_never_panics(cut in 0usize..VLAN_TCP.len()) {
             let _ = dissect(LinkType::ETHERNET, &VLAN_TCP[..cut]);

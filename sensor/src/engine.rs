@@ -322,90 +322,20 @@ impl Engine {
         let key = FlowKey::new(src, dst, 6, vlan);
         let syn = seg.flags & tcp_flags::SYN != 0;
         let ack = seg.flags & tcp_flags::ACK != 0;
+        // Nearly every packet belongs to a tracked flow: one lookup. A new flow, or a SYN on
+        // the ports of a connection that ended, goes through flow_for first.
+        let Engine { flows, cfg, stats, events, mem, .. } = self;
+        match flows.get_mut(&key) {
+            Some(flow) if !(syn && !ack && flow.closed) => {
+                tcp_packet(flow, cfg, stats, events, mem, frame, ts_ns, src, seg, wire_len, mac, ttl);
+                return;
+            }
+            _ => {}
+        }
         self.flow_for(key, Transport::Tcp, src, dst, vlan, syn && !ack, syn && ack, frame, ts_ns);
         let Engine { flows, cfg, stats, events, mem, .. } = self;
-        let Some(flow) = flows.get_mut(&key) else { return };
-        let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
-        if flow.closed {
-            return;
-        }
-        let Flow { info, tcp, app, .. } = flow;
-        let Some(tcp) = tcp.as_mut() else { return };
-        let before = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
-        if syn {
-            tcp.dirs[dir.index()].on_syn(seg.seq);
-            if ack {
-                tcp.syn_ack = true;
-            } else {
-                tcp.syn = true;
-            }
-        }
-        if ack {
-            tcp.dirs[dir.reverse().index()].on_peer_ack(seg.ack);
-        }
-        let fin = seg.flags & tcp_flags::FIN != 0;
-        if fin {
-            tcp.fin[dir.index()] = true;
-        }
-        if seg.flags & tcp_flags::RST != 0 {
-            tcp.rst = true;
-        }
-        // A SYN's sequence number is consumed by the SYN itself.
-        let data_seq = if syn { seg.seq.wrapping_add(1) } else { seg.seq };
-        if !syn || !seg.payload.is_empty() {
-            let limit = cfg.max_reassembly_memory;
-            let used = *mem;
-            let mut feeder = Feeder {
-                app,
-                info,
-                cfg,
-                events,
-                frame,
-                ts_ns,
-                dir,
-                roles_from_syn: info_roles(tcp),
-                buffered: 0,
-                skipped: 0,
-                mem_used: used,
-                mem_limit: limit,
-                mem_gaps: 0,
-                buf_gaps: 0,
-            };
-            let d = &mut tcp.dirs[dir.index()];
-            let mut mem_ok = |extra: usize| used + extra <= limit;
-            d.on_segment(
-                data_seq,
-                seg.payload,
-                fin,
-                seg.truncated,
-                &cfg.reassembly,
-                &mut stats.reassembly,
-                &mut mem_ok,
-                &mut |d, del| feeder.deliver(d, del),
-            );
-            stats.reassembly.gaps_memory += feeder.mem_gaps;
-            stats.reassembly.gaps_buffer_full += feeder.buf_gaps;
-            stats.reassembly.bytes_buffered += feeder.buffered;
-            stats.reassembly.bytes_skipped += feeder.skipped;
-        }
-        let after = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
-        *mem = (*mem + after).saturating_sub(before);
-        stats.reassembly_memory_peak = stats.reassembly_memory_peak.max(*mem as u64);
-        let done = tcp.rst || (tcp.dirs[0].finished && tcp.dirs[1].finished);
-        if done {
-            // What is counted now; closing flushes held segments into the buffers first.
-            let freed = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
-            let mut f = Feeder::closing(app, info, cfg, events, frame, ts_ns);
-            f.close(tcp);
-            tcp.dirs[0].release();
-            tcp.dirs[1].release();
-            *mem = mem.saturating_sub(freed);
-            flow.closed = true;
-            stats.flows_closed += 1;
-            if cfg.flow_events {
-                events.push(Event::Flow(Box::new(flow.record(FlowPhase::End, Some("closed")))));
-            }
+        if let Some(flow) = flows.get_mut(&key) {
+            tcp_packet(flow, cfg, stats, events, mem, frame, ts_ns, src, seg, wire_len, mac, ttl);
         }
     }
 
@@ -423,25 +353,15 @@ impl Engine {
         ttl: u8,
     ) {
         let key = FlowKey::new(src, dst, 17, vlan);
+        let Engine { flows, cfg, events, .. } = self;
+        if let Some(flow) = flows.get_mut(&key) {
+            udp_packet(flow, cfg, events, frame, ts_ns, src, dst, payload, wire_len, mac, ttl);
+            return;
+        }
         self.flow_for(key, Transport::Udp, src, dst, vlan, false, false, frame, ts_ns);
         let Engine { flows, cfg, events, .. } = self;
-        let Some(flow) = flows.get_mut(&key) else { return };
-        let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
-        note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
-        if let AppSlot::Undecided { tries } = &mut flow.app {
-            match app::detect_udp(&cfg.detect, src.port, dst.port, payload) {
-                Detect::Proto(p) => flow.app = AppSlot::Parser(app::new_parser(p)),
-                _ => {
-                    *tries += 1;
-                    if *tries >= MAX_DETECT_TRIES {
-                        flow.app = AppSlot::Other;
-                    }
-                }
-            }
-        }
-        if let AppSlot::Parser(p) = &mut flow.app {
-            let mut cx = Cx { frame, ts_ns, flow: &flow.info, limits: &cfg.app, out: events };
-            p.parse(dir, payload, &mut cx);
+        if let Some(flow) = flows.get_mut(&key) {
+            udp_packet(flow, cfg, events, frame, ts_ns, src, dst, payload, wire_len, mac, ttl);
         }
     }
 
@@ -487,6 +407,143 @@ impl Engine {
         if let Some(r) = end_record {
             self.events.push(Event::Flow(Box::new(r)));
         }
+    }
+}
+
+/// What a TCP packet does to its flow: counters, handshake and teardown state, reassembly and
+/// the parser.
+#[allow(clippy::too_many_arguments)]
+fn tcp_packet(
+    flow: &mut Flow,
+    cfg: &EngineConfig,
+    stats: &mut EngineStats,
+    events: &mut Vec<Event>,
+    mem: &mut usize,
+    frame: u64,
+    ts_ns: i64,
+    src: Endpoint,
+    seg: &dissect::TcpSeg<'_>,
+    wire_len: u32,
+    mac: Option<[u8; 6]>,
+    ttl: u8,
+) {
+    let syn = seg.flags & tcp_flags::SYN != 0;
+    let ack = seg.flags & tcp_flags::ACK != 0;
+    let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
+    note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
+    if flow.closed {
+        return;
+    }
+    let Flow { info, tcp, app, .. } = flow;
+    let Some(tcp) = tcp.as_mut() else { return };
+    let before = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
+    if syn {
+        tcp.dirs[dir.index()].on_syn(seg.seq);
+        if ack {
+            tcp.syn_ack = true;
+        } else {
+            tcp.syn = true;
+        }
+    }
+    if ack {
+        tcp.dirs[dir.reverse().index()].on_peer_ack(seg.ack);
+    }
+    let fin = seg.flags & tcp_flags::FIN != 0;
+    if fin {
+        tcp.fin[dir.index()] = true;
+    }
+    if seg.flags & tcp_flags::RST != 0 {
+        tcp.rst = true;
+    }
+    // A SYN's sequence number is consumed by the SYN itself.
+    let data_seq = if syn { seg.seq.wrapping_add(1) } else { seg.seq };
+    if !syn || !seg.payload.is_empty() {
+        let limit = cfg.max_reassembly_memory;
+        let used = *mem;
+        let mut feeder = Feeder {
+            app,
+            info,
+            cfg,
+            events,
+            frame,
+            ts_ns,
+            dir,
+            roles_from_syn: info_roles(tcp),
+            buffered: 0,
+            skipped: 0,
+            mem_used: used,
+            mem_limit: limit,
+            mem_gaps: 0,
+            buf_gaps: 0,
+        };
+        let d = &mut tcp.dirs[dir.index()];
+        let mut mem_ok = |extra: usize| used + extra <= limit;
+        d.on_segment(
+            data_seq,
+            seg.payload,
+            fin,
+            seg.truncated,
+            &cfg.reassembly,
+            &mut stats.reassembly,
+            &mut mem_ok,
+            &mut |d, del| feeder.deliver(d, del),
+        );
+        stats.reassembly.gaps_memory += feeder.mem_gaps;
+        stats.reassembly.gaps_buffer_full += feeder.buf_gaps;
+        stats.reassembly.bytes_buffered += feeder.buffered;
+        stats.reassembly.bytes_skipped += feeder.skipped;
+    }
+    let after = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
+    *mem = (*mem + after).saturating_sub(before);
+    stats.reassembly_memory_peak = stats.reassembly_memory_peak.max(*mem as u64);
+    let done = tcp.rst || (tcp.dirs[0].finished && tcp.dirs[1].finished);
+    if done {
+        // What is counted now; closing flushes held segments into the buffers first.
+        let freed = tcp.dirs[0].heap_bytes() + tcp.dirs[1].heap_bytes();
+        let mut f = Feeder::closing(app, info, cfg, events, frame, ts_ns);
+        f.close(tcp);
+        tcp.dirs[0].release();
+        tcp.dirs[1].release();
+        *mem = mem.saturating_sub(freed);
+        flow.closed = true;
+        stats.flows_closed += 1;
+        if cfg.flow_events {
+            events.push(Event::Flow(Box::new(flow.record(FlowPhase::End, Some("closed")))));
+        }
+    }
+}
+
+/// What a UDP datagram does to its flow: counters, protocol detection and the parser.
+#[allow(clippy::too_many_arguments)]
+fn udp_packet(
+    flow: &mut Flow,
+    cfg: &EngineConfig,
+    events: &mut Vec<Event>,
+    frame: u64,
+    ts_ns: i64,
+    src: Endpoint,
+    dst: Endpoint,
+    payload: &[u8],
+    wire_len: u32,
+    mac: Option<[u8; 6]>,
+    ttl: u8,
+) {
+    let dir = if src == flow.info.client { Dir::ToServer } else { Dir::ToClient };
+    note_packet(flow, dir, frame, ts_ns, wire_len, mac, ttl, cfg.flow_events, events);
+    if let AppSlot::Undecided { tries } = &mut flow.app {
+        match app::detect_udp(&cfg.detect, src.port, dst.port, payload) {
+            Detect::Proto(p) => flow.app = AppSlot::Parser(app::new_parser(p)),
+            _ => {
+                *tries += 1;
+                if *tries >= MAX_DETECT_TRIES {
+                    flow.app = AppSlot::Other;
+                }
+            }
+        }
+    }
+    if let AppSlot::Parser(p) = &mut flow.app {
+        let mut cx = Cx { frame, ts_ns, flow: &flow.info, limits: &cfg.app, out: events };
+        p.parse(dir, payload, &mut cx);
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rustc_hash::{FxHashMap, FxHasher};
 
@@ -41,26 +41,65 @@ impl Default for FlowLimits {
 }
 
 /// Symmetric flow key: the lower endpoint first, so both directions find the same flow.
+///
+/// Addresses are kept as integers (an IPv4 address in the low 32 bits, with `v6` telling the
+/// families apart) so that ordering, hashing and comparing a key are a few word operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
-    proto: u8,
+    lo_ip: u128,
+    hi_ip: u128,
+    /// Port of the lower endpoint in the high 16 bits, of the higher one in the low 16.
+    ports: u32,
     vlan: u32,
+    proto: u8,
+    v6: bool,
+}
+
+fn ip_bits(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), false),
+        IpAddr::V6(a) => (u128::from(a), true),
+    }
 }
 
 impl FlowKey {
+    #[inline]
     pub fn new(a: Endpoint, b: Endpoint, proto: u8, vlan: u32) -> FlowKey {
-        let (x, y) = ((a.ip, a.port), (b.ip, b.port));
+        let ((ia, va), (ib, vb)) = (ip_bits(a.ip), ip_bits(b.ip));
+        // Both ends of one packet have the same family; `v6` is set if either is IPv6 so that a
+        // mixed pair (never seen on the wire) still keys apart from an IPv4 pair.
+        let (x, y) = ((ia, a.port), (ib, b.port));
         let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
-        FlowKey { lo, hi, proto, vlan }
+        FlowKey {
+            lo_ip: lo.0,
+            hi_ip: hi.0,
+            ports: u32::from(lo.1) << 16 | u32::from(hi.1),
+            vlan,
+            proto,
+            v6: va || vb,
+        }
     }
 
     /// Hash that is the same for both directions (the key is already symmetric): shards a flow
     /// onto one worker.
+    ///
+    /// It hashes the endpoints as `(IpAddr, port)` pairs, then the protocol and the VLAN: the
+    /// worker a flow lands on, and so the flow ids a run hands out, do not depend on how the key
+    /// is stored.
     pub fn shard_hash(&self) -> u64 {
+        let ip = |bits: u128| {
+            if self.v6 {
+                IpAddr::V6(Ipv6Addr::from(bits))
+            } else {
+                // An IPv4 key holds 32-bit values.
+                IpAddr::V4(Ipv4Addr::from(bits as u32))
+            }
+        };
         let mut h = FxHasher::default();
-        self.hash(&mut h);
+        (ip(self.lo_ip), (self.ports >> 16) as u16).hash(&mut h);
+        (ip(self.hi_ip), self.ports as u16).hash(&mut h);
+        self.proto.hash(&mut h);
+        self.vlan.hash(&mut h);
         h.finish()
     }
 }
@@ -312,7 +351,6 @@ impl FlowTable {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
 
     use super::*;
 
@@ -336,6 +374,40 @@ mod tests {
     fn key_is_symmetric() {
         assert_eq!(FlowKey::new(ep(1, 5), ep(2, 6), 6, 0), FlowKey::new(ep(2, 6), ep(1, 5), 6, 0));
         assert_ne!(FlowKey::new(ep(1, 5), ep(2, 6), 6, 0), FlowKey::new(ep(1, 5), ep(2, 6), 6, 7));
+        assert_ne!(FlowKey::new(ep(1, 5), ep(2, 6), 6, 0), FlowKey::new(ep(1, 5), ep(2, 6), 17, 0));
+        assert_ne!(FlowKey::new(ep(1, 5), ep(2, 6), 6, 0), FlowKey::new(ep(1, 6), ep(2, 5), 6, 0));
+        // Same address, ports crossed: still one flow each way.
+        assert_eq!(FlowKey::new(ep(1, 6), ep(1, 5), 6, 0), FlowKey::new(ep(1, 5), ep(1, 6), 6, 0));
+    }
+
+    /// The shard hash of the key as it was first stored (derived `Hash` of the endpoint pairs,
+    /// the protocol and the VLAN): sharding, and so the flow ids of a sharded run, stay put.
+    #[test]
+    fn shard_hash_is_that_of_the_endpoint_pairs() {
+        #[derive(Hash)]
+        struct Pairs {
+            lo: (IpAddr, u16),
+            hi: (IpAddr, u16),
+            proto: u8,
+            vlan: u32,
+        }
+        let k = FlowKey::new(ep(9, 502), ep(2, 40000), 6, 30);
+        let p = Pairs { lo: (ep(2, 0).ip, 40000), hi: (ep(9, 0).ip, 502), proto: 6, vlan: 30 };
+        let mut h = FxHasher::default();
+        p.hash(&mut h);
+        assert_eq!(k.shard_hash(), h.finish());
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_keys_differ() {
+        use std::net::Ipv6Addr;
+        let v6 = |last: u16, port| Endpoint {
+            ip: IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0x0a00, last)),
+            port,
+        };
+        // ::10.0.0.1 holds the same 32 bits as 10.0.0.1; the keys must still differ.
+        assert_ne!(FlowKey::new(ep(1, 5), ep(2, 6), 6, 0), FlowKey::new(v6(1, 5), v6(2, 6), 6, 0));
+        assert_eq!(FlowKey::new(v6(1, 5), v6(2, 6), 6, 0), FlowKey::new(v6(2, 6), v6(1, 5), 6, 0));
     }
 
     #[test]

@@ -275,8 +275,48 @@ impl FileSource {
         Ok(ok)
     }
 
+    /// The next record of a mapped file when it is whole and within bounds: (timestamp, data
+    /// range, original length). Anything else (end of input, a bad length, a stream) is left to
+    /// the general path of [`FileSource::next_pcap`], which reports it.
+    #[inline]
+    fn next_pcap_mapped(
+        &mut self,
+        f: PcapFormat,
+        hdr_len: usize,
+    ) -> Option<(i64, std::ops::Range<usize>, u32)> {
+        let Input::Map { map, pos, released } = &mut self.input else { return None };
+        let start = *pos;
+        let h = map.get(start..start.checked_add(16)?)?;
+        let caplen = read_u32(&h[8..12], f.big_endian) as usize;
+        if caplen > MAX_RECORD_BYTES {
+            return None;
+        }
+        let end = start + hdr_len + caplen;
+        if end > map.len() {
+            return None;
+        }
+        let ts_sec = read_u32(&h[0..4], f.big_endian);
+        let ts_frac = read_u32(&h[4..8], f.big_endian);
+        let orig_len = read_u32(&h[12..16], f.big_endian);
+        *pos = end;
+        if start >= *released + RELEASE_STEP {
+            let page = 4096;
+            let upto = start / page * page;
+            release_pages(map, *released, upto - *released);
+            *released = upto;
+        }
+        self.stats.records += 1;
+        self.stats.bytes += (hdr_len + caplen) as u64;
+        let ts_ns = i64::from(ts_sec) * 1_000_000_000 + i64::from(ts_frac) * if f.nanos { 1 } else { 1000 };
+        Some((ts_ns, start + hdr_len..end, orig_len))
+    }
+
     fn next_pcap(&mut self, f: PcapFormat) -> Result<Next<'_>, CaptureError> {
         let hdr_len = if f.modified { 24 } else { 16 };
+        if let Some((ts_ns, range, orig_len)) = self.next_pcap_mapped(f, hdr_len) {
+            let data = self.input.slice(range);
+            return Ok(Next::Packet(Packet { ts_ns, link: f.link, data, orig_len }));
+        }
         if !self.need(hdr_len)? {
             return Ok(Next::End);
         }
