@@ -328,8 +328,10 @@ impl RuleEngine {
                         format!("{t}/{}", s.port) == *service
                     })
                 });
-                let in_baseline =
-                    cx.baseline.map(|b| b.services.get(ip).is_some_and(|s| s.contains(service)));
+                let in_baseline = cx.baseline.map(|b| {
+                    b.services.get(ip).is_some_and(|s| s.contains(service))
+                        || bacnet_device_port_in_baseline(b, *ip, service)
+                });
                 let sev = match (in_declared, in_baseline) {
                     (Some(false), _) => Some(Severity::High),
                     (Some(true), _) => None,
@@ -1240,6 +1242,24 @@ const HSMS_VIOLATIONS: &[&str] = &[
     "oversize",
 ];
 
+/// Whether `service` is the BACnet/IP port of an address the baseline holds as a BACnet
+/// device. BACnet/IP peers send from their own port to the other's (47808 ↔ 47808) and the
+/// first sender of such a flow is taken as its client, so a device whose unicast I-Am came
+/// before the BMS's reads is learned as the client of that flow, and its own port is missing
+/// from the baseline's services although the baseline shows it answering requests.
+fn bacnet_device_port_in_baseline(b: &Baseline, ip: IpAddr, service: &str) -> bool {
+    let bacnet_port = service
+        .strip_prefix("udp/")
+        .and_then(|p| p.parse::<u16>().ok())
+        .is_some_and(|p| (47808..=47823).contains(&p));
+    if !bacnet_port {
+        return false;
+    }
+    let as_device = format!(" -> {ip}");
+    b.identities.get(&ip).is_some_and(|i| i.contains_key("device_instance"))
+        || b.bacnet.keys().any(|k| k.ends_with(&as_device))
+}
+
 fn cleartext(f: &FlowRecord) -> Option<(&'static str, Severity)> {
     use crate::app::Transport::{Tcp, Udp};
     Some(match (f.transport, f.server_port) {
@@ -1281,3 +1301,57 @@ fn opt(v: &Option<crate::hsms::gem::GemValue>) -> String {
 
 #[allow(dead_code)]
 fn _uses(_: &baseline::Fact) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::InventoryLimits;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn new_service(at: &str, service: &str) -> InventoryEvent {
+        InventoryEvent::NewService {
+            ip: ip(at),
+            service: service.into(),
+            ts_ns: 0,
+            frame: 1,
+            client: ip("192.0.2.77"),
+        }
+    }
+
+    #[test]
+    fn bacnet_port_of_a_baseline_device_is_not_an_unexpected_service() {
+        let (bms, ahu, pcm) = ("192.0.2.10", "192.0.2.21", "192.0.2.23");
+        let mut b = Baseline::new();
+        // The BMS read the AHU; the PCM is known by its I-Am. Neither flow had the device as
+        // its server, so the baseline's services hold only the BMS's port.
+        b.bacnet.insert(baseline::pair(ip(bms), ip(ahu)), Default::default());
+        b.identities.insert(ip(pcm), [("device_instance".to_string(), json!(3303))].into_iter().collect());
+        b.services.entry(ip(bms)).or_default().insert("udp/47808".into());
+        let (profile, inv) = (Profile::empty(), Inventory::new(InventoryLimits::default()));
+        let cx = Ctx { profile: &profile, baseline: Some(&b), inventory: &inv };
+        let mut eng = RuleEngine::default();
+        let mut out = Vec::new();
+        for at in [ahu, pcm, bms] {
+            eng.on_inventory(&new_service(at, "udp/47808"), &cx, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // Another port of a known device, and the BACnet port of a host the baseline does not
+        // hold as a device, are still unexpected.
+        eng.on_inventory(&new_service(ahu, "udp/161"), &cx, &mut out);
+        eng.on_inventory(&new_service(ahu, "tcp/47808"), &cx, &mut out);
+        eng.on_inventory(&new_service("192.0.2.66", "udp/47808"), &cx, &mut out);
+        let got: Vec<(&str, String)> = out.iter().map(|o| (o.rule, o.key.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                ("service.unexpected", "udp/161".to_string()),
+                ("service.unexpected", "tcp/47808".to_string()),
+                ("service.unexpected", "udp/47808".to_string())
+            ]
+        );
+        assert_eq!(out[2].dst, Some(ip("192.0.2.66")));
+    }
+}
