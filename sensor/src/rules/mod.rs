@@ -40,6 +40,10 @@ pub struct RuleLimits {
     pub window_ns: i64,
     /// Tracked scanner states; beyond it the oldest are forgotten.
     pub max_tracked: usize,
+    /// Conversations remembered as judged. Beyond it they are all forgotten: a conversation
+    /// seen again is judged again, and an alert it raises again aggregates into the one it
+    /// raised before.
+    pub max_judged: usize,
 }
 
 impl Default for RuleLimits {
@@ -52,6 +56,7 @@ impl Default for RuleLimits {
             enumeration: 2,
             window_ns: 60_000_000_000,
             max_tracked: 10_000,
+            max_judged: 1 << 18,
         }
     }
 }
@@ -369,6 +374,9 @@ impl RuleEngine {
     fn on_flow(&mut self, f: &FlowRecord, cx: &Ctx<'_>, out: &mut Vec<Occurrence>) {
         let key =
             (f.client, f.server, f.server_port, matches!(f.transport, crate::app::Transport::Tcp) as u8);
+        if self.judged.len() >= self.limits.max_judged.max(1) && !self.judged.contains(&key) {
+            self.judged.clear();
+        }
         let first_time = self.judged.insert(key);
         let frames = vec![f.first_frame];
         // Cleartext remote access involving an OT asset.
@@ -1353,5 +1361,56 @@ mod tests {
             ]
         );
         assert_eq!(out[2].dst, Some(ip("192.0.2.66")));
+    }
+
+    fn flow(client: &str, server: &str) -> FlowRecord {
+        FlowRecord {
+            flow: 1,
+            phase: crate::record::FlowPhase::Answered,
+            transport: crate::app::Transport::Tcp,
+            client: ip(client),
+            client_port: 40000,
+            server: ip(server),
+            server_port: 502,
+            client_mac: None,
+            server_mac: None,
+            vlan: 0,
+            first_ts_ns: 0,
+            last_ts_ns: 0,
+            first_frame: 1,
+            packets_to_server: 1,
+            packets_to_client: 1,
+            bytes_to_server: 0,
+            bytes_to_client: 0,
+            app: None,
+            roles_from_syn: true,
+            answered: true,
+            syn: true,
+            syn_ack: true,
+            fin: false,
+            rst: false,
+            client_ttl: 64,
+            server_ttl: 64,
+            end: None,
+        }
+    }
+
+    #[test]
+    fn judged_conversations_are_bounded() {
+        let b = Baseline::new();
+        let (profile, inv) = (Profile::empty(), Inventory::new(InventoryLimits::default()));
+        let cx = Ctx { profile: &profile, baseline: Some(&b), inventory: &inv };
+        let mut eng = RuleEngine::new(RuleLimits { max_judged: 3, ..Default::default() });
+        let mut out = Vec::new();
+        // A conversation is judged once while it is remembered.
+        eng.on_flow(&flow("10.0.0.1", "10.0.1.1"), &cx, &mut out);
+        eng.on_flow(&flow("10.0.0.1", "10.0.1.1"), &cx, &mut out);
+        assert_eq!(out.len(), 1);
+        for i in 2..100 {
+            eng.on_flow(&flow(&format!("10.0.0.{i}"), "10.0.1.1"), &cx, &mut out);
+            assert!(eng.judged.len() <= 3);
+        }
+        assert_eq!(out.len(), 99);
+        assert!(out.iter().all(|o| o.rule == "flow.new_conversation"));
     }
 }
