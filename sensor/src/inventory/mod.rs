@@ -216,7 +216,9 @@ pub enum InventoryEvent {
 
 /// The inventory of one run.
 pub struct Inventory {
-    assets: FxHashMap<IpAddr, Asset>,
+    /// Boxed: the table keeps spare buckets (up to twice the assets while entries churn), and
+    /// a spare bucket then costs a pointer, not a whole asset.
+    assets: FxHashMap<IpAddr, Box<Asset>>,
     queue: VecDeque<(IpAddr, i64)>,
     limits: InventoryLimits,
     /// Assets evicted because the table was full.
@@ -237,11 +239,11 @@ impl Inventory {
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&Asset> {
-        self.assets.get(ip)
+        self.assets.get(ip).map(|a| &**a)
     }
 
     pub fn get_mut(&mut self, ip: &IpAddr) -> Option<&mut Asset> {
-        self.assets.get_mut(ip)
+        self.assets.get_mut(ip).map(|a| &mut **a)
     }
 
     /// Takes one event from the decoders; pushes what rules should know into `out`.
@@ -261,11 +263,11 @@ impl Inventory {
                     break;
                 }
             }
-            self.assets.insert(ip, Asset::new(ip, ts_ns));
+            self.assets.insert(ip, Box::new(Asset::new(ip, ts_ns)));
             self.queue.push_back((ip, ts_ns));
             out.push(InventoryEvent::NewAsset { ip, ts_ns, frame });
         }
-        let a = self.assets.entry(ip).or_insert_with(|| Asset::new(ip, ts_ns));
+        let a = self.assets.entry(ip).or_insert_with(|| Box::new(Asset::new(ip, ts_ns)));
         a.seen(ts_ns);
         a
     }
@@ -466,7 +468,7 @@ impl Inventory {
 
     /// Assets sorted by level (unknown last), then address.
     pub fn assets_sorted(&self) -> Vec<&Asset> {
-        let mut v: Vec<&Asset> = self.assets.values().collect();
+        let mut v: Vec<&Asset> = self.assets.values().map(|a| &**a).collect();
         v.sort_by(|a, b| {
             let la = a.level.as_deref().and_then(|l| l.parse::<f32>().ok()).unwrap_or(99.0);
             let lb = b.level.as_deref().and_then(|l| l.parse::<f32>().ok()).unwrap_or(99.0);
