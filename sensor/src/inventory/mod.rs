@@ -216,7 +216,9 @@ pub enum InventoryEvent {
 
 /// The inventory of one run.
 pub struct Inventory {
-    assets: FxHashMap<IpAddr, Asset>,
+    /// Boxed: the table keeps spare buckets (up to twice the assets while entries churn), and
+    /// a spare bucket then costs a pointer, not a whole asset.
+    assets: FxHashMap<IpAddr, Box<Asset>>,
     queue: VecDeque<(IpAddr, i64)>,
     limits: InventoryLimits,
     /// Assets evicted because the table was full.
@@ -237,11 +239,11 @@ impl Inventory {
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&Asset> {
-        self.assets.get(ip)
+        self.assets.get(ip).map(|a| &**a)
     }
 
     pub fn get_mut(&mut self, ip: &IpAddr) -> Option<&mut Asset> {
-        self.assets.get_mut(ip)
+        self.assets.get_mut(ip).map(|a| &mut **a)
     }
 
     /// Takes one event from the decoders; pushes what rules should know into `out`.
@@ -261,11 +263,11 @@ impl Inventory {
                     break;
                 }
             }
-            self.assets.insert(ip, Asset::new(ip, ts_ns));
+            self.assets.insert(ip, Box::new(Asset::new(ip, ts_ns)));
             self.queue.push_back((ip, ts_ns));
             out.push(InventoryEvent::NewAsset { ip, ts_ns, frame });
         }
-        let a = self.assets.entry(ip).or_insert_with(|| Asset::new(ip, ts_ns));
+        let a = self.assets.entry(ip).or_insert_with(|| Box::new(Asset::new(ip, ts_ns)));
         a.seen(ts_ns);
         a
     }
@@ -466,7 +468,7 @@ impl Inventory {
 
     /// Assets sorted by level (unknown last), then address.
     pub fn assets_sorted(&self) -> Vec<&Asset> {
-        let mut v: Vec<&Asset> = self.assets.values().collect();
+        let mut v: Vec<&Asset> = self.assets.values().map(|a| &**a).collect();
         v.sort_by(|a, b| {
             let la = a.level.as_deref().and_then(|l| l.parse::<f32>().ok()).unwrap_or(99.0);
             let lb = b.level.as_deref().and_then(|l| l.parse::<f32>().ok()).unwrap_or(99.0);
@@ -502,6 +504,10 @@ fn message_roles(m: &OtMessage) -> (Option<&'static str>, Option<&'static str>) 
             ModbusDir::Response => (Some(roles::MODBUS_SERVER), Some(roles::MODBUS_CLIENT)),
         },
         OtBody::Bacnet(b) => match (b.apdu_type, b.service) {
+            // Confirmed COV and event notifications (1, 2, 31) are requests a device sends to
+            // its subscriber, and the subscriber acknowledges them.
+            (Some(0), Some(1 | 2 | 31)) => (Some(roles::BACNET_DEVICE), Some(roles::BACNET_CLIENT)),
+            (Some(2 | 3 | 5), Some(1 | 2 | 31)) => (Some(roles::BACNET_CLIENT), Some(roles::BACNET_DEVICE)),
             // Confirmed request: client → device.
             (Some(0), _) => (Some(roles::BACNET_CLIENT), Some(roles::BACNET_DEVICE)),
             // Simple/complex ACK, error: device → client.
@@ -558,4 +564,59 @@ pub fn service_name(t: Transport, port: u16, app: Option<&'static str>) -> &'sta
 /// Whether a change of this identity key is an identity change (see `identity::TRACKED_KEYS`).
 pub fn identity_tracked(key: &str) -> bool {
     identity::TRACKED_KEYS.contains(&key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bacnet::BacnetRecord;
+
+    fn bacnet(src: &str, dst: &str, frame: u64, apdu_type: u8, service: u8) -> Event {
+        Event::Message(Box::new(OtMessage {
+            body: OtBody::Bacnet(BacnetRecord {
+                bvlc: 0x0a,
+                bvlc_type: 0x81,
+                apdu_type: Some(apdu_type),
+                service: Some(service),
+                ..Default::default()
+            }),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport: 47808,
+            dport: 47808,
+            frame,
+            ts_ns: frame as i64 * 1_000_000,
+            flow: 1,
+            malformed: false,
+            anomalies: Vec::new(),
+            request_frame: None,
+            latency_us: None,
+            orphan: false,
+            from_client: true,
+        }))
+    }
+
+    #[test]
+    fn confirmed_cov_notification_comes_from_the_device() {
+        let (bms, ahu) = ("192.0.2.10", "192.0.2.21");
+        let mut inv = Inventory::new(InventoryLimits::default());
+        let mut out = Vec::new();
+        // ReadProperty and its ComplexACK, then a ConfirmedCOVNotification from the device
+        // and the subscriber's SimpleACK.
+        for ev in [
+            bacnet(bms, ahu, 1, 0, 12),
+            bacnet(ahu, bms, 2, 3, 12),
+            bacnet(ahu, bms, 3, 0, 1),
+            bacnet(bms, ahu, 4, 2, 1),
+        ] {
+            inv.observe(&ev, &mut out);
+        }
+        inv.finalize(&Profile::empty());
+        let a = inv.get(&ahu.parse().unwrap()).unwrap();
+        assert_eq!(a.roles.iter().copied().collect::<Vec<_>>(), [roles::BACNET_DEVICE]);
+        assert_eq!((a.level.as_deref(), a.level_source), (Some("1"), "inferred"));
+        let b = inv.get(&bms.parse().unwrap()).unwrap();
+        assert_eq!(b.roles.iter().copied().collect::<Vec<_>>(), [roles::BACNET_CLIENT]);
+        assert_eq!(b.level.as_deref(), Some("3"));
+    }
 }

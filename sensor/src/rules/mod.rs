@@ -40,6 +40,10 @@ pub struct RuleLimits {
     pub window_ns: i64,
     /// Tracked scanner states; beyond it the oldest are forgotten.
     pub max_tracked: usize,
+    /// Conversations remembered as judged. Beyond it they are all forgotten: a conversation
+    /// seen again is judged again, and an alert it raises again aggregates into the one it
+    /// raised before.
+    pub max_judged: usize,
 }
 
 impl Default for RuleLimits {
@@ -52,6 +56,7 @@ impl Default for RuleLimits {
             enumeration: 2,
             window_ns: 60_000_000_000,
             max_tracked: 10_000,
+            max_judged: 1 << 18,
         }
     }
 }
@@ -328,8 +333,10 @@ impl RuleEngine {
                         format!("{t}/{}", s.port) == *service
                     })
                 });
-                let in_baseline =
-                    cx.baseline.map(|b| b.services.get(ip).is_some_and(|s| s.contains(service)));
+                let in_baseline = cx.baseline.map(|b| {
+                    b.services.get(ip).is_some_and(|s| s.contains(service))
+                        || bacnet_device_port_in_baseline(b, *ip, service)
+                });
                 let sev = match (in_declared, in_baseline) {
                     (Some(false), _) => Some(Severity::High),
                     (Some(true), _) => None,
@@ -367,6 +374,9 @@ impl RuleEngine {
     fn on_flow(&mut self, f: &FlowRecord, cx: &Ctx<'_>, out: &mut Vec<Occurrence>) {
         let key =
             (f.client, f.server, f.server_port, matches!(f.transport, crate::app::Transport::Tcp) as u8);
+        if self.judged.len() >= self.limits.max_judged.max(1) && !self.judged.contains(&key) {
+            self.judged.clear();
+        }
         let first_time = self.judged.insert(key);
         let frames = vec![f.first_frame];
         // Cleartext remote access involving an OT asset.
@@ -1242,6 +1252,24 @@ const HSMS_VIOLATIONS: &[&str] = &[
     "oversize",
 ];
 
+/// Whether `service` is the BACnet/IP port of an address the baseline holds as a BACnet
+/// device. BACnet/IP peers send from their own port to the other's (47808 ↔ 47808) and the
+/// first sender of such a flow is taken as its client, so a device whose unicast I-Am came
+/// before the BMS's reads is learned as the client of that flow, and its own port is missing
+/// from the baseline's services although the baseline shows it answering requests.
+fn bacnet_device_port_in_baseline(b: &Baseline, ip: IpAddr, service: &str) -> bool {
+    let bacnet_port = service
+        .strip_prefix("udp/")
+        .and_then(|p| p.parse::<u16>().ok())
+        .is_some_and(|p| (47808..=47823).contains(&p));
+    if !bacnet_port {
+        return false;
+    }
+    let as_device = format!(" -> {ip}");
+    b.identities.get(&ip).is_some_and(|i| i.contains_key("device_instance"))
+        || b.bacnet.keys().any(|k| k.ends_with(&as_device))
+}
+
 fn cleartext(f: &FlowRecord) -> Option<(&'static str, Severity)> {
     use crate::app::Transport::{Tcp, Udp};
     Some(match (f.transport, f.server_port) {
@@ -1283,3 +1311,108 @@ fn opt(v: &Option<crate::hsms::gem::GemValue>) -> String {
 
 #[allow(dead_code)]
 fn _uses(_: &baseline::Fact) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::InventoryLimits;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn new_service(at: &str, service: &str) -> InventoryEvent {
+        InventoryEvent::NewService {
+            ip: ip(at),
+            service: service.into(),
+            ts_ns: 0,
+            frame: 1,
+            client: ip("192.0.2.77"),
+        }
+    }
+
+    #[test]
+    fn bacnet_port_of_a_baseline_device_is_not_an_unexpected_service() {
+        let (bms, ahu, pcm) = ("192.0.2.10", "192.0.2.21", "192.0.2.23");
+        let mut b = Baseline::new();
+        // The BMS read the AHU; the PCM is known by its I-Am. Neither flow had the device as
+        // its server, so the baseline's services hold only the BMS's port.
+        b.bacnet.insert(baseline::pair(ip(bms), ip(ahu)), Default::default());
+        b.identities.insert(ip(pcm), [("device_instance".to_string(), json!(3303))].into_iter().collect());
+        b.services.entry(ip(bms)).or_default().insert("udp/47808".into());
+        let (profile, inv) = (Profile::empty(), Inventory::new(InventoryLimits::default()));
+        let cx = Ctx { profile: &profile, baseline: Some(&b), inventory: &inv };
+        let mut eng = RuleEngine::default();
+        let mut out = Vec::new();
+        for at in [ahu, pcm, bms] {
+            eng.on_inventory(&new_service(at, "udp/47808"), &cx, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // Another port of a known device, and the BACnet port of a host the baseline does not
+        // hold as a device, are still unexpected.
+        eng.on_inventory(&new_service(ahu, "udp/161"), &cx, &mut out);
+        eng.on_inventory(&new_service(ahu, "tcp/47808"), &cx, &mut out);
+        eng.on_inventory(&new_service("192.0.2.66", "udp/47808"), &cx, &mut out);
+        let got: Vec<(&str, String)> = out.iter().map(|o| (o.rule, o.key.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                ("service.unexpected", "udp/161".to_string()),
+                ("service.unexpected", "tcp/47808".to_string()),
+                ("service.unexpected", "udp/47808".to_string())
+            ]
+        );
+        assert_eq!(out[2].dst, Some(ip("192.0.2.66")));
+    }
+
+    fn flow(client: &str, server: &str) -> FlowRecord {
+        FlowRecord {
+            flow: 1,
+            phase: crate::record::FlowPhase::Answered,
+            transport: crate::app::Transport::Tcp,
+            client: ip(client),
+            client_port: 40000,
+            server: ip(server),
+            server_port: 502,
+            client_mac: None,
+            server_mac: None,
+            vlan: 0,
+            first_ts_ns: 0,
+            last_ts_ns: 0,
+            first_frame: 1,
+            packets_to_server: 1,
+            packets_to_client: 1,
+            bytes_to_server: 0,
+            bytes_to_client: 0,
+            app: None,
+            roles_from_syn: true,
+            answered: true,
+            syn: true,
+            syn_ack: true,
+            fin: false,
+            rst: false,
+            client_ttl: 64,
+            server_ttl: 64,
+            end: None,
+        }
+    }
+
+    #[test]
+    fn judged_conversations_are_bounded() {
+        let b = Baseline::new();
+        let (profile, inv) = (Profile::empty(), Inventory::new(InventoryLimits::default()));
+        let cx = Ctx { profile: &profile, baseline: Some(&b), inventory: &inv };
+        let mut eng = RuleEngine::new(RuleLimits { max_judged: 3, ..Default::default() });
+        let mut out = Vec::new();
+        // A conversation is judged once while it is remembered.
+        eng.on_flow(&flow("10.0.0.1", "10.0.1.1"), &cx, &mut out);
+        eng.on_flow(&flow("10.0.0.1", "10.0.1.1"), &cx, &mut out);
+        assert_eq!(out.len(), 1);
+        for i in 2..100 {
+            eng.on_flow(&flow(&format!("10.0.0.{i}"), "10.0.1.1"), &cx, &mut out);
+            assert!(eng.judged.len() <= 3);
+        }
+        assert_eq!(out.len(), 99);
+        assert!(out.iter().all(|o| o.rule == "flow.new_conversation"));
+    }
+}
