@@ -148,10 +148,12 @@ for t in "${run[@]}"; do
         crash-* | timeout-* | oom-* | leak-*) bad+=("$a") ;;
         esac
     done
-    printf '%-9s %11s %8s %7s %8s %7s %9s %7s\n' "$t" "${execs:-?}" "${eps:-?}" "$(field cov)" "$(field ft)" \
+    cov=$(field cov)
+    ft=$(field ft)
+    printf '%-9s %11s %8s %7s %8s %7s %9s %7s\n' "$t" "${execs:--}" "${eps:--}" "${cov:--}" "${ft:--}" \
         "$(find "$corpus" -type f | wc -l)" "$(du -sk "$corpus" | cut -f1)" "${#bad[@]}"
     for a in "${bad[@]}"; do
-        say "$t: ${a%%-*} artifact fuzz/artifacts/$t/$a (reproduce: $bindir/$t fuzz/artifacts/$t/$a)"
+        say "$t: ${a%%-*} artifact fuzz/artifacts/$t/$a (reproduce: ${bindir#"$root"/}/$t fuzz/artifacts/$t/$a)"
         failed+=("fuzz/artifacts/$t/$a")
     done
     for a in "${new[@]}"; do
