@@ -129,6 +129,27 @@ pub struct Engine {
     mem: usize,
     /// Counted events up to this index of `events`.
     counted: usize,
+    /// Messages and malformed messages counted since the last flush into `stats`, by body
+    /// variant (see `body_slot`): a few adds per message instead of two map updates.
+    message_counts: [MessageCount; 3],
+}
+
+/// Per-protocol message counters kept on the hot path and flushed into the stats maps.
+#[derive(Clone, Copy, Default)]
+struct MessageCount {
+    proto: &'static str,
+    messages: u64,
+    malformed: u64,
+}
+
+/// Slot of a message body in `Engine::message_counts`.
+fn body_slot(body: &crate::record::OtBody) -> usize {
+    use crate::record::OtBody;
+    match body {
+        OtBody::Hsms(_) => 0,
+        OtBody::Modbus(_) => 1,
+        OtBody::Bacnet(_) => 2,
+    }
 }
 
 impl Engine {
@@ -143,6 +164,7 @@ impl Engine {
             next_sweep_ns: i64::MIN,
             mem: 0,
             counted: 0,
+            message_counts: [MessageCount::default(); 3],
         }
     }
 
@@ -163,19 +185,21 @@ impl Engine {
     /// Moves the events produced so far into `out`.
     pub fn drain_events(&mut self, out: &mut Vec<Event>) {
         self.count_events();
+        self.flush_counts();
         out.append(&mut self.events);
         self.counted = 0;
     }
 
+    /// Counts the events pushed since the last call. Run after every packet, while the new
+    /// messages are still in cache.
     fn count_events(&mut self) {
         for ev in &self.events[self.counted..] {
             match ev {
                 Event::Message(m) => {
-                    let p = m.body.proto_name();
-                    *self.stats.messages.entry(p).or_default() += 1;
-                    if m.malformed {
-                        *self.stats.messages_malformed.entry(p).or_default() += 1;
-                    }
+                    let c = &mut self.message_counts[body_slot(&m.body)];
+                    c.proto = m.body.proto_name();
+                    c.messages += 1;
+                    c.malformed += u64::from(m.malformed);
                 }
                 Event::Transaction(t) => *self.stats.unanswered.entry(t.proto).or_default() += 1,
                 Event::Flow(_) => {}
@@ -184,8 +208,30 @@ impl Engine {
         self.counted = self.events.len();
     }
 
+    /// Adds the hot-path message counters to the stats maps (when events are drained, as
+    /// before: the maps are up to date whenever events have been handed out).
+    fn flush_counts(&mut self) {
+        for c in &mut self.message_counts {
+            if c.messages > 0 {
+                *self.stats.messages.entry(c.proto).or_default() += c.messages;
+            }
+            if c.malformed > 0 {
+                *self.stats.messages_malformed.entry(c.proto).or_default() += c.malformed;
+            }
+            c.messages = 0;
+            c.malformed = 0;
+        }
+    }
+
     /// Processes packet number `frame` (1-based).
     pub fn process(&mut self, frame: u64, pkt: &Packet<'_>) {
+        self.process_packet(frame, pkt);
+        if self.events.len() > self.counted {
+            self.count_events();
+        }
+    }
+
+    fn process_packet(&mut self, frame: u64, pkt: &Packet<'_>) {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(pkt.orig_len);
         if pkt.ts_ns >= self.next_sweep_ns {
@@ -242,6 +288,7 @@ impl Engine {
             self.end_flow(&mut f, frame, ts_ns, FlowEnd::EndOfInput);
         }
         self.count_events();
+        self.flush_counts();
     }
 
     fn sweep(&mut self, frame: u64, ts_ns: i64) {
