@@ -567,6 +567,7 @@ pub fn identity_tracked(key: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::bacnet::BacnetRecord;

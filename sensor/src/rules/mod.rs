@@ -1313,6 +1313,7 @@ fn opt(v: &Option<crate::hsms::gem::GemValue>) -> String {
 fn _uses(_: &baseline::Fact) {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::inventory::InventoryLimits;
