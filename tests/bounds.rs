@@ -404,3 +404,20 @@ fn rule_counts(alerts: &[Alert]) -> std::collections::BTreeMap<&'static str, usi
     }
     m
 }
+
+/// The profile's `[settings] max_assets` is the inventory's bound: with room for two assets,
+/// the normal traffic's hosts (an HMI, four PLCs, a BMS controller) leave two and count the rest.
+#[test]
+fn the_profile_sets_the_inventory_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.pcap");
+    write_normal(&normal);
+    let profile = Profile::from_str("[settings]\nmax_assets = 2\n", "small.toml").unwrap();
+    assert_eq!(profile.settings().max_assets, 2);
+    let mut monitor = Monitor::new(profile, None);
+    let cfg = monitor.engine_config(EngineConfig::with_defaults());
+    feed(&normal, cfg, &mut monitor);
+    let out = monitor.finish(&[]);
+    assert_eq!(out.inventory.len(), 2);
+    assert!(out.inventory.evicted >= 4, "evicted {}", out.inventory.evicted);
+}

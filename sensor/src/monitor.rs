@@ -30,11 +30,16 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// A monitor for `profile`; the inventory keeps at most the profile's `[settings] max_assets`.
     pub fn new(profile: Profile, baseline: Option<Baseline>) -> Monitor {
+        let limits = InventoryLimits {
+            max_assets: usize::try_from(profile.settings().max_assets).unwrap_or(usize::MAX),
+            ..InventoryLimits::default()
+        };
         Monitor {
             profile,
             baseline,
-            inventory: Inventory::new(InventoryLimits::default()),
+            inventory: Inventory::new(limits),
             rules: RuleEngine::new(RuleLimits::default()),
             book: AlertBook::new(DEFAULT_MAX_ALERTS),
             learner: None,
