@@ -3,7 +3,8 @@
 #
 # Installs what the tests need and is missing (Debian packages: tshark for the differential
 # tests, tcpdump, iproute2 for the live-capture tests), then runs every test of the workspace.
-# Tests read the shared corpus from ../shared/ beside the checkout.
+# Tests read the shared corpus from ../shared/ beside the checkout. Ends with a brief fuzzing
+# pass (scripts/fuzz.sh, 10 s per target; FABMON_FUZZ_SECONDS changes it, 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,10 @@ else
     cargo test --workspace --profile ci --no-fail-fast
 fi
 cargo test --workspace --profile ci --doc
+
+# A brief fuzzing pass over every target (docs/fuzzing.md has the figures of a longer run):
+# catches a decoder that panics on inputs near the seed corpus. FABMON_FUZZ_SECONDS=0 skips it.
+fuzz_secs=${FABMON_FUZZ_SECONDS:-10}
+if [ "$fuzz_secs" != 0 ]; then
+    bash scripts/fuzz.sh "$fuzz_secs"
+fi
