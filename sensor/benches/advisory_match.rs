@@ -91,7 +91,11 @@ fn identities() -> Vec<DeviceIdentity> {
                     bacnet_vendor_id: None,
                 }
             }
-            8 => DeviceIdentity { bacnet_vendor_id: Some(8), models: vec!["eBMGR".into()], ..Default::default() },
+            8 => DeviceIdentity {
+                bacnet_vendor_id: Some(8),
+                models: vec!["eBMGR".into()],
+                ..Default::default()
+            },
             _ => DeviceIdentity {
                 models: vec![format!("TOOL-{i}")],
                 versions: vec!["4.2.1".into()],
@@ -124,7 +128,9 @@ fn bench(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(SCAN_ASSETS as u64));
     g.bench_function("reference_scan/1k_identities_x_5k_advisories", |b| {
-        b.iter(|| ids[..SCAN_ASSETS].iter().map(|d| index.match_device_scan(black_box(d)).len()).sum::<usize>())
+        b.iter(|| {
+            ids[..SCAN_ASSETS].iter().map(|d| index.match_device_scan(black_box(d)).len()).sum::<usize>()
+        })
     });
     g.finish();
     c.bench_function("advisory_match/build_index_5k", |b| {

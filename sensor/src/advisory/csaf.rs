@@ -312,12 +312,14 @@ pub fn parse(bytes: &[u8]) -> Result<Advisory, CsafError> {
                 "mitigation" | "workaround" => 2,
                 _ => 3,
             };
-            let ids = r.product_ids.iter().chain(
-                r.group_ids.iter().filter_map(|g| groups.get(g.as_str())).flat_map(|ids| ids.iter()),
-            );
+            let ids = r
+                .product_ids
+                .iter()
+                .chain(r.group_ids.iter().filter_map(|g| groups.get(g.as_str())).flat_map(|ids| ids.iter()));
             for pid in ids {
                 if let Some(a) = acc.get_mut(pid) {
-                    if a.remediation.as_ref().is_none_or(|(r0, _)| rank < *r0) && !r.details.trim().is_empty() {
+                    if a.remediation.as_ref().is_none_or(|(r0, _)| rank < *r0) && !r.details.trim().is_empty()
+                    {
                         a.remediation = Some((rank, short(&r.details, 400)));
                     }
                 }
@@ -426,8 +428,13 @@ impl Leaf {
 
 fn helper_models(h: Option<&Helper>) -> Vec<String> {
     let Some(h) = h else { return Vec::new() };
-    let mut v: Vec<String> =
-        h.model_numbers.iter().chain(&h.skus).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let mut v: Vec<String> = h
+        .model_numbers
+        .iter()
+        .chain(&h.skus)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     // cpe:2.3:part:vendor:product:version:...
     if let Some(cpe) = &h.cpe {
         if let Some(p) = cpe.split(':').nth(4).filter(|p| !p.is_empty() && *p != "*" && *p != "-") {
@@ -543,8 +550,10 @@ mod tests {
                 "branches": [{"category": "product_name", "name": 7}]}]}}"#;
         let e = parse(doc).unwrap_err().to_string();
         assert!(e.starts_with("product_tree.branches[0].branches[0].name: invalid type"), "{e}");
-        let e = parse(br#"{"document": {"csaf_version": "1.2", "title": "t", "tracking": {"id": "X",
-            "version": "1", "current_release_date": "x"}}}"#)
+        let e = parse(
+            br#"{"document": {"csaf_version": "1.2", "title": "t", "tracking": {"id": "X",
+            "version": "1", "current_release_date": "x"}}}"#,
+        )
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("document.csaf_version: unsupported"), "{e}");

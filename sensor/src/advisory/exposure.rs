@@ -174,7 +174,8 @@ pub fn findings(a: &Asset, levels: &HashMap<IpAddr, Option<String>>) -> Vec<Find
     if ttl == 128 && !netbios.is_empty() && a.is_ot() {
         out.push(Finding {
             id: "exposure.eos_os.windows".into(),
-            title: "Windows host with NetBIOS/SMB on the OT network: possibly an end-of-support version".into(),
+            title: "Windows host with NetBIOS/SMB on the OT network: possibly an end-of-support version"
+                .into(),
             severity: Severity::Low,
             confidence: Confidence::Low,
             evidence: json!({

@@ -44,6 +44,16 @@ pub enum Confidence {
     High,
 }
 
+impl Confidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// One advisory that applies to a device.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VulnMatch {
@@ -91,8 +101,14 @@ impl DeviceIdentity {
         let s = |k: &str| id.get(k).and_then(Value::as_str).map(str::to_string);
         DeviceIdentity {
             vendors: ["vendor", "vendor_name"].iter().filter_map(|k| s(k)).collect(),
-            models: ["model", "product_code", "product_name", "model_name", "mdln"].iter().filter_map(|k| s(k)).collect(),
-            versions: ["revision", "firmware", "softrev", "app_software"].iter().filter_map(|k| s(k)).collect(),
+            models: ["model", "product_code", "product_name", "model_name", "mdln"]
+                .iter()
+                .filter_map(|k| s(k))
+                .collect(),
+            versions: ["revision", "firmware", "softrev", "app_software"]
+                .iter()
+                .filter_map(|k| s(k))
+                .collect(),
             bacnet_vendor_id: id.get("vendor_id").and_then(Value::as_u64).and_then(|v| u16::try_from(v).ok()),
         }
     }
@@ -129,11 +145,56 @@ struct AdvisoryMeta {
 }
 
 const STOP_WORDS: &[&str] = &[
-    "ALL", "REFERENCES", "CONTROLLER", "CONTROLLERS", "FIRMWARE", "SERIES", "VERSION", "VERSIONS", "WITH", "MODULE",
-    "FOR", "AUTOMATION", "SYSTEM", "SYSTEMS", "SERVER", "MANAGER", "TOUCH", "UNIT", "OPERATOR", "COMPACT", "MODULAR",
-    "INTEGRATION", "HARDWARE", "SOFTWARE", "PROTOCOL", "UTILIZE", "THAT", "INTER", "ETHERNET", "ENERGY",
-    "CONTROLLING", "MANAGEMENT", "CENTER", "THERMAL", "EDGE", "SECURITY", "BUILDING", "PREMIUM", "DEVICE", "DEVICES",
-    "GATEWAY", "PANEL", "STATION", "BASIC", "STANDARD", "PRIOR", "CONFIGURATOR", "BACNET", "MODBUS", "PLUS",
+    "ALL",
+    "REFERENCES",
+    "CONTROLLER",
+    "CONTROLLERS",
+    "FIRMWARE",
+    "SERIES",
+    "VERSION",
+    "VERSIONS",
+    "WITH",
+    "MODULE",
+    "FOR",
+    "AUTOMATION",
+    "SYSTEM",
+    "SYSTEMS",
+    "SERVER",
+    "MANAGER",
+    "TOUCH",
+    "UNIT",
+    "OPERATOR",
+    "COMPACT",
+    "MODULAR",
+    "INTEGRATION",
+    "HARDWARE",
+    "SOFTWARE",
+    "PROTOCOL",
+    "UTILIZE",
+    "THAT",
+    "INTER",
+    "ETHERNET",
+    "ENERGY",
+    "CONTROLLING",
+    "MANAGEMENT",
+    "CENTER",
+    "THERMAL",
+    "EDGE",
+    "SECURITY",
+    "BUILDING",
+    "PREMIUM",
+    "DEVICE",
+    "DEVICES",
+    "GATEWAY",
+    "PANEL",
+    "STATION",
+    "BASIC",
+    "STANDARD",
+    "PRIOR",
+    "CONFIGURATOR",
+    "BACNET",
+    "MODBUS",
+    "PLUS",
 ];
 
 /// `PXC12/22/36-E.D` → `PXC12-E.D`, `PXC22-E.D`, `PXC36-E.D`; `R04/08/120ENCPU` → `R04ENCPU`…;
@@ -176,7 +237,9 @@ fn product_tokens(text: &str, tokens: &mut Vec<String>, families: &mut Vec<Strin
             }
             let has_digit = n.bytes().any(|b| b.is_ascii_digit());
             let has_alpha = n.bytes().any(|b| b.is_ascii_alphabetic());
-            if has_digit || paren {
+            // `MACH-ProWebCom`, `eBMGR-TCH`: hyphenated names are model names too.
+            let hyphenated = x.trim_matches('-').contains('-') && n.len() >= 4;
+            if has_digit || paren || hyphenated {
                 let stem = alnum_upper(x.split(['-', '.']).next().unwrap_or(""));
                 tokens.push(n.clone());
                 let stem_alpha = stem.bytes().any(|b| b.is_ascii_alphabetic());
@@ -430,7 +493,8 @@ impl AdvisoryIndex {
             .chain(self.entries.iter().filter(|x| x.adv == e.adv && x.product.status == Status::Fixed))
             .find(|x| x.product.status == Status::Fixed && !x.product.version_text.is_empty())
             .map(|x| x.product.version_text.clone());
-        let what = if p.version_text.is_empty() { "all versions".to_string() } else { p.version_text.clone() };
+        let what =
+            if p.version_text.is_empty() { "all versions".to_string() } else { p.version_text.clone() };
         let reason = match (confidence, cmp) {
             (Confidence::High, _) => format!(
                 "model {} and version {} in {}",

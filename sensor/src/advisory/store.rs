@@ -49,11 +49,17 @@ impl std::fmt::Display for Rejected {
 pub enum Outcome {
     Added,
     /// Replaced an older revision (its id and version).
-    Replaced { old_id: String, old_version: String },
+    Replaced {
+        old_id: String,
+        old_version: String,
+    },
     /// The store already holds this revision.
     Unchanged,
     /// The store holds a newer revision (its id and version); the document was not imported.
-    OlderSkipped { kept_id: String, kept_version: String },
+    OlderSkipped {
+        kept_id: String,
+        kept_version: String,
+    },
 }
 
 /// One document's import.
@@ -89,11 +95,12 @@ fn revision_key(a: &Advisory) -> (String, Option<Version>, String) {
 
 fn newer(a: &Advisory, b: &Advisory) -> std::cmp::Ordering {
     let (ka, kb) = (revision_key(a), revision_key(b));
-    ka.0.cmp(&kb.0).then_with(|| match (&ka.1, &kb.1) {
-        (Some(x), Some(y)) => x.cmp(y),
-        _ => std::cmp::Ordering::Equal,
-    })
-    .then_with(|| ka.2.cmp(&kb.2))
+    ka.0.cmp(&kb.0)
+        .then_with(|| match (&ka.1, &kb.1) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        })
+        .then_with(|| ka.2.cmp(&kb.2))
 }
 
 impl Store {

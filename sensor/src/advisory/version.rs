@@ -143,7 +143,9 @@ impl Op {
     }
 
     fn split(s: &str) -> Option<(Op, &str)> {
-        for (p, op) in [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)] {
+        for (p, op) in
+            [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)]
+        {
             if let Some(rest) = s.strip_prefix(p) {
                 return Some((op, rest));
             }
@@ -245,7 +247,8 @@ impl VersionSpec {
             for (kw, op) in [("prior to", Op::Lt), ("before", Op::Lt), ("up to", Op::Le)] {
                 if let Some(i) = r.find(kw) {
                     let tail = r[i + kw.len()..].trim_start();
-                    let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).unwrap_or(tail.len());
+                    let end =
+                        tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).unwrap_or(tail.len());
                     if let Some(v2) = Version::parse(&tail[..end]) {
                         bounds.push(Constraint { op, version: v2 });
                     }
