@@ -4,7 +4,7 @@
 //!
 //! | id | when |
 //! |---|---|
-//! | `exposure.unauth_write.modbus` | a Modbus server reached from another Purdue level (or an unplaced host); lists the clients and which of them wrote |
+//! | `exposure.unauth_write.modbus` | a Modbus server reached from another Purdue level (or an unplaced host); lists the clients and which of them wrote. High when a client two levels away or more (or unplaced) wrote, medium when such a client only read or an adjacent one wrote, low for reads from the adjacent level |
 //! | `exposure.unauth_write.bacnet` | the same for a BACnet device (WriteProperty, DCC, ReinitializeDevice, AtomicWriteFile, WriteGroup) |
 //! | `exposure.unauth_write.hsms` | the same for an HSMS tool (remote commands, recipe download/delete, equipment constants) |
 //! | `exposure.cleartext_admin.<telnet,ftp,vnc,http,snmp,tftp>` | the asset answers on Telnet 23, FTP 21, VNC 5900–5910, HTTP 80/8080, SNMP udp/161 or TFTP udp/69 |
@@ -77,16 +77,19 @@ pub fn findings(a: &Asset, levels: &HashMap<IpAddr, Option<String>>) -> Vec<Find
         let mut clients = Vec::new();
         let mut cross = false;
         let mut wrote_cross = false;
+        // Largest level distance of a client, and of a client that wrote (None: unplaced).
+        let mut far = false;
+        let mut far_write = false;
         for (peer, protos) in &a.peers {
             if !protos.contains(proto) {
                 continue;
             }
             let writes: Option<&WriteUse> = a.writes.get(&(proto, *peer));
             let pl = level_of(peer);
-            let other = match (own, level_tenths(pl.as_ref())) {
-                (Some(x), Some(y)) => x != y,
+            let (other, distant) = match (own, level_tenths(pl.as_ref())) {
+                (Some(x), Some(y)) => (x != y, x.abs_diff(y) >= 20),
                 // An unplaced peer or asset: say so rather than assume the same level.
-                _ => true,
+                _ => (true, true),
             };
             if !other {
                 continue;
@@ -98,6 +101,8 @@ pub fn findings(a: &Asset, levels: &HashMap<IpAddr, Option<String>>) -> Vec<Find
             }
             cross = true;
             wrote_cross |= writes.is_some();
+            far |= distant;
+            far_write |= distant && writes.is_some();
             clients.push(json!({
                 "ip": peer,
                 "level": pl,
@@ -112,7 +117,12 @@ pub fn findings(a: &Asset, levels: &HashMap<IpAddr, Option<String>>) -> Vec<Find
         out.push(Finding {
             id: format!("exposure.unauth_write.{proto}"),
             title: title.to_string(),
-            severity: if wrote_cross { Severity::High } else { Severity::Medium },
+            // Two levels or more away (or unplaced) is worse than the adjacent supervisory level.
+            severity: match (far_write, far, wrote_cross) {
+                (true, _, _) => Severity::High,
+                (false, true, _) | (false, false, true) => Severity::Medium,
+                _ => Severity::Low,
+            },
             confidence: Confidence::High,
             evidence: json!({
                 "protocol": proto,

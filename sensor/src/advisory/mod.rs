@@ -493,8 +493,11 @@ impl AdvisoryIndex {
             .chain(self.entries.iter().filter(|x| x.adv == e.adv && x.product.status == Status::Fixed))
             .find(|x| x.product.status == Status::Fixed && !x.product.version_text.is_empty())
             .map(|x| x.product.version_text.clone());
-        let what =
-            if p.version_text.is_empty() { "all versions".to_string() } else { p.version_text.clone() };
+        let what = match &p.spec {
+            _ if p.version_text.is_empty() => "all versions".to_string(),
+            VersionSpec::Unparsed(t) => format!("unreadable version text {t:?}"),
+            _ => p.version_text.clone(),
+        };
         let reason = match (confidence, cmp) {
             (Confidence::High, _) => format!(
                 "model {} and version {} in {}",
