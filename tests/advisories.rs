@@ -210,14 +210,14 @@ fn a_newer_revision_replaces_the_older_and_not_the_reverse() {
     let p_b = write(src.path(), "icsa-18-004-02b.json", &upd_b.to_string());
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path().join("store")).unwrap();
-    let r = store.import(&[p_orig.clone()]).unwrap();
+    let r = store.import(std::slice::from_ref(&p_orig)).unwrap();
     assert_eq!(r.imported[0].outcome, Outcome::Added);
-    let r = store.import(&[p_a.clone()]).unwrap();
+    let r = store.import(std::slice::from_ref(&p_a)).unwrap();
     assert_eq!(
         r.imported[0].outcome,
         Outcome::Replaced { old_id: "ICSA-18-004-02".into(), old_version: "1".into() }
     );
-    let r = store.import(&[p_a.clone()]).unwrap();
+    let r = store.import(std::slice::from_ref(&p_a)).unwrap();
     assert_eq!(r.imported[0].outcome, Outcome::Unchanged);
     let r = store.import(&[p_b]).unwrap();
     assert!(
