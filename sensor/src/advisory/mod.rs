@@ -142,6 +142,8 @@ pub struct AdvisoryIndex {
 struct AdvisoryMeta {
     id: String,
     title: String,
+    /// Version text of the first `fixed` entry with one.
+    fixed: Option<String>,
 }
 
 const STOP_WORDS: &[&str] = &[
@@ -273,7 +275,12 @@ impl AdvisoryIndex {
         };
         for a in advisories {
             let adv = ix.advisories.len() as u32;
-            ix.advisories.push(AdvisoryMeta { id: a.id.clone(), title: a.title.clone() });
+            let fixed = a
+                .products
+                .iter()
+                .find(|p| p.status == Status::Fixed && !p.version_text.is_empty())
+                .map(|p| p.version_text.clone());
+            ix.advisories.push(AdvisoryMeta { id: a.id.clone(), title: a.title.clone(), fixed });
             let mut group_of: BTreeMap<String, u32> = BTreeMap::new();
             for p in &a.products {
                 let mut tokens = Vec::new();
@@ -402,7 +409,9 @@ impl AdvisoryIndex {
         }
         let version_text = d.versions.first();
         let version = d.versions.iter().find_map(|v| Version::parse(v));
-        let mut best: BTreeMap<u32, VulnMatch> = BTreeMap::new();
+        type Best<'a> =
+            (u32, (Status, std::cmp::Reverse<Confidence>), f32, Confidence, Comparison, Option<&'a String>);
+        let mut best: BTreeMap<u32, Best<'_>> = BTreeMap::new();
         for &ei in &cands {
             let e = &self.entries[ei as usize];
             let model_hit = e.tokens.iter().find(|t| {
@@ -428,21 +437,25 @@ impl AdvisoryIndex {
             if e.product.status != Status::KnownAffected && cmp != Comparison::InRange {
                 continue;
             }
-            let m = self.describe(e, confidence, cmp, model_hit.or(family_hit), version_text);
+            // Described only once chosen: the best entry per advisory.
+            let rank = (e.product.status, std::cmp::Reverse(confidence));
             let better = match best.get(&e.adv) {
                 None => true,
-                Some(b) => {
-                    (m.status, std::cmp::Reverse(m.confidence)) < (b.status, std::cmp::Reverse(b.confidence))
-                        || (m.status == b.status
-                            && m.confidence == b.confidence
-                            && m.cvss.unwrap_or(0.0) > b.cvss.unwrap_or(0.0))
+                Some(&(_, brank, bcvss, ..)) => {
+                    rank < brank || (rank == brank && e.product.cvss.unwrap_or(0.0) > bcvss)
                 }
             };
             if better {
-                best.insert(e.adv, m);
+                let hit = model_hit.or(family_hit);
+                best.insert(e.adv, (ei, rank, e.product.cvss.unwrap_or(0.0), confidence, cmp, hit));
             }
         }
-        let mut out: Vec<VulnMatch> = best.into_values().collect();
+        let mut out: Vec<VulnMatch> = best
+            .into_values()
+            .map(|(ei, _, _, confidence, cmp, hit)| {
+                self.describe(&self.entries[ei as usize], confidence, cmp, hit, version_text)
+            })
+            .collect();
         out.sort_by(|a, b| {
             (a.status, std::cmp::Reverse(a.confidence))
                 .cmp(&(b.status, std::cmp::Reverse(b.confidence)))
@@ -490,9 +503,9 @@ impl AdvisoryIndex {
         let fixed_version = self.groups[e.group as usize]
             .iter()
             .map(|&i| &self.entries[i as usize])
-            .chain(self.entries.iter().filter(|x| x.adv == e.adv && x.product.status == Status::Fixed))
             .find(|x| x.product.status == Status::Fixed && !x.product.version_text.is_empty())
-            .map(|x| x.product.version_text.clone());
+            .map(|x| x.product.version_text.clone())
+            .or_else(|| a.fixed.clone());
         let what = match &p.spec {
             _ if p.version_text.is_empty() => "all versions".to_string(),
             VersionSpec::Unparsed(t) => format!("unreadable version text {t:?}"),
