@@ -1,7 +1,7 @@
 //! Matching a large inventory against a large advisory set: 100,000 device identities against
 //! 5,000 advisories scaled from the real CISA advisories in `captures/advisories/` (vendors,
 //! product names and model numbers renamed per copy, version ranges kept). The reference in the
-//! same run is the matcher without its trigram index (`match_device_scan`) on 1,000 of the
+//! same run is the matcher without its token index (`match_device_scan`) on 1,000 of the
 //! identities; the report is the indexed time for all 100,000 and the per-identity ratio.
 //!
 //! `cargo bench -p fabmon-sensor --bench advisory_match`.
@@ -38,7 +38,7 @@ fn templates() -> Vec<Advisory> {
 
 /// Renames a product name so every copy names other products: each number `n` in a word becomes
 /// `n + 1000 * k` (`PXC12/22/36-E.D` → `PXC1012/1022/1036-E.D`), other words of four letters or
-/// more get a letter suffix from `k` (`Modicon` → `ModiconBA`).
+/// more get a letter prefix from `k` (`Modicon` → `BAModicon`, `(eBCON)` → `BA(eBCON)`).
 fn remodel(s: &str, k: usize) -> String {
     let letters = format!("{}{}", (b'A' + (k % 26) as u8) as char, (b'A' + (k / 26 % 26) as u8) as char);
     s.split(' ')
@@ -62,7 +62,7 @@ fn remodel(s: &str, k: usize) -> String {
                 }
                 out
             } else if w.len() >= 4 {
-                format!("{w}{letters}")
+                format!("{letters}{w}")
             } else {
                 w.to_string()
             }
@@ -165,9 +165,12 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    c.bench_function("advisory_match/build_index_5k", |b| {
+    let mut g = c.benchmark_group("advisory_match_build");
+    g.sample_size(10);
+    g.bench_function("build_index_5k", |b| {
         b.iter(|| AdvisoryIndex::new(black_box(&advisories), Aliases::builtin().unwrap()).size())
     });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

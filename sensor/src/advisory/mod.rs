@@ -9,7 +9,8 @@
 //! - [`version`] is the version comparator and range reader.
 //! - [`aliases`] normalises vendor names (table in `sensor/data/vendor-aliases.toml`).
 //! - [`AdvisoryIndex`] matches device identities to product entries, indexed by canonical
-//!   vendor and model trigram so that a lookup touches only the entries that can match.
+//!   vendor and model token (each substring of a device model is looked up), so that a lookup
+//!   touches only the entries that can match.
 //! - [`exposure`] derives findings from what the wire showed (unauthenticated write
 //!   protocols, cleartext administration, legacy services, end-of-support signs).
 //!
@@ -134,7 +135,12 @@ pub struct AdvisoryIndex {
     advisories: Vec<AdvisoryMeta>,
     entries: Vec<Entry>,
     vendors: HashMap<String, u32>,
-    by_gram: HashMap<(u32, [u8; 3]), Vec<u32>>,
+    /// Per vendor: every model token → entries. A device looks up each substring of its
+    /// model strings (a device model contains the token).
+    by_token: HashMap<u32, HashMap<String, Vec<u32>>>,
+    /// Per vendor: every prefix (4 characters or more) of every token → entries (the device
+    /// model starts a longer token: `EBMGR` and `EBMGRTCH`).
+    by_prefix: HashMap<u32, HashMap<String, Vec<u32>>>,
     by_family: HashMap<(u32, String), Vec<u32>>,
     groups: Vec<Vec<u32>>,
 }
@@ -256,10 +262,8 @@ fn product_tokens(text: &str, tokens: &mut Vec<String>, families: &mut Vec<Strin
     }
 }
 
-fn gram(s: &str, i: usize) -> Option<[u8; 3]> {
-    let b = s.as_bytes().get(i..i + 3)?;
-    Some([b[0], b[1], b[2]])
-}
+/// Longest device model string looked up by substring (longer ones are cut).
+const MAX_MODEL_LEN: usize = 64;
 
 impl AdvisoryIndex {
     /// Compiles advisories for matching.
@@ -269,7 +273,8 @@ impl AdvisoryIndex {
             advisories: Vec::new(),
             entries: Vec::new(),
             vendors: HashMap::new(),
-            by_gram: HashMap::new(),
+            by_token: HashMap::new(),
+            by_prefix: HashMap::new(),
             by_family: HashMap::new(),
             groups: Vec::new(),
         };
@@ -314,8 +319,15 @@ impl AdvisoryIndex {
                 }
                 for &vid in &vids {
                     for t in &tokens {
-                        if let Some(g) = gram(t, 0) {
-                            ix.by_gram.entry((vid, g)).or_default().push(e);
+                        ix.by_token.entry(vid).or_default().entry(t.clone()).or_default().push(e);
+                        // Tokens are upper-case ASCII alphanumerics: byte slicing is safe.
+                        for k in 4..=t.len() {
+                            ix.by_prefix
+                                .entry(vid)
+                                .or_default()
+                                .entry(t[..k].to_string())
+                                .or_default()
+                                .push(e);
                         }
                     }
                     for f in &families {
@@ -326,7 +338,13 @@ impl AdvisoryIndex {
                 ix.entries.push(Entry { adv, product: p.clone(), tokens, families, group, vids });
             }
         }
-        for v in ix.by_gram.values_mut().chain(ix.by_family.values_mut()) {
+        for v in ix
+            .by_token
+            .values_mut()
+            .chain(ix.by_prefix.values_mut())
+            .flat_map(|m| m.values_mut())
+            .chain(ix.by_family.values_mut())
+        {
             v.dedup();
         }
         ix
@@ -348,7 +366,7 @@ impl AdvisoryIndex {
         self.match_with(d, true)
     }
 
-    /// The same result without the trigram index: every entry of the device's vendors is
+    /// The same result without the token index: every entry of the device's vendors is
     /// tried (the reference for tests and the benchmark).
     pub fn match_device_scan(&self, d: &DeviceIdentity) -> Vec<VulnMatch> {
         self.match_with(d, false)
@@ -367,7 +385,16 @@ impl AdvisoryIndex {
         if vids.is_empty() {
             return Vec::new();
         }
-        let models: Vec<String> = d.models.iter().map(|m| alnum_upper(m)).filter(|m| m.len() >= 3).collect();
+        let models: Vec<String> = d
+            .models
+            .iter()
+            .map(|m| {
+                let mut m = alnum_upper(m);
+                m.truncate(MAX_MODEL_LEN);
+                m
+            })
+            .filter(|m| m.len() >= 3)
+            .collect();
         let mut fams: Vec<String> = Vec::new();
         for m in &d.models {
             for w in m.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -390,10 +417,17 @@ impl AdvisoryIndex {
         }
         for &vid in vids.iter().filter(|_| indexed) {
             for m in &models {
-                for i in 0..=m.len().saturating_sub(3) {
-                    if let Some(es) = gram(m, i).and_then(|g| self.by_gram.get(&(vid, g))) {
-                        cands.extend(es);
+                if let Some(tok) = self.by_token.get(&vid) {
+                    for i in 0..m.len() {
+                        for j in i + 3..=m.len() {
+                            if let Some(es) = tok.get(&m[i..j]) {
+                                cands.extend(es);
+                            }
+                        }
                     }
+                }
+                if let Some(es) = self.by_prefix.get(&vid).and_then(|p| p.get(m)).filter(|_| m.len() >= 4) {
+                    cands.extend(es);
                 }
             }
             for f in &fams {
