@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 
-const SYNTH_ARGS: &[&str] = &["--packets", "30000", "--seed", "7", "--duration", "20m"];
+const SYNTH_ARGS: &[&str] =
+    &["--packets", "30000", "--seed", "7", "--duration", "20m", "--advisory-identities"];
 
 #[test]
 fn committed_demo_capture_is_what_the_generator_makes() {
@@ -68,6 +69,11 @@ fn demo_runs_from_the_embedded_capture() {
     for want in ["Level 1", "Level 2", "Level 3", "modbus-server", "hsms-equipment", "MDLN "] {
         assert!(text.contains(want), "{want} missing in:\n{text}");
     }
+    // The planted products that advisories name are flagged with the advisory.
+    for want in ["Vulnerable assets: 5", "ICSA-18-240-01 high confidence", "ICSA-18-025-02B high confidence"]
+    {
+        assert!(text.contains(want), "{want} missing in:\n{text}");
+    }
     // Each kind of planted deviation shows as an alert of the right rule.
     for rule in [
         "hsms.remote_command",
@@ -81,6 +87,7 @@ fn demo_runs_from_the_embedded_capture() {
         "bacnet.discovery_scan",
         "asset.identity_changed",
         "service.cleartext_remote_access",
+        "asset.vulnerable",
     ] {
         assert!(text.contains(rule), "{rule} missing in:\n{text}");
     }

@@ -5,6 +5,7 @@
 //! ([`hsms`], [`modbus`], [`bacnet`]) turn bytes into [`record`]s, and the [`pipeline`] runs it
 //! all on worker threads with bounded channels. See `docs/ARCHITECTURE.md`.
 
+pub mod advisory;
 pub mod alert;
 pub mod app;
 pub mod bacnet;

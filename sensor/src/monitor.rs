@@ -64,6 +64,12 @@ impl Monitor {
         self
     }
 
+    /// Matches asset identities against these advisories (`asset.vulnerable`).
+    pub fn with_advisories(mut self, index: std::sync::Arc<crate::advisory::AdvisoryIndex>) -> Monitor {
+        self.rules.set_advisories(index);
+        self
+    }
+
     pub fn on_alert(mut self, f: Box<dyn FnMut(&Alert) + Send>) -> Monitor {
         self.on_alert = Some(f);
         self

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::Args;
+use fabmon_sensor::advisory::{AdvisoryIndex, Aliases, Status};
 use fabmon_sensor::alert::Severity;
 use fabmon_sensor::baseline::Baseline;
 use fabmon_sensor::capture::file::FileSource;
@@ -23,6 +24,16 @@ pub static DEMO_PCAP: &[u8] = include_bytes!("../../captures/demo.pcap");
 pub static DEMO_BASELINE: &str = include_str!("../../captures/demo.baseline.json");
 /// The default profile.
 pub static DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
+/// The demo's advisory store: the CISA advisories naming the products the demo capture plants
+/// (captures/advisories/README.md).
+pub static DEMO_ADVISORIES: &[(&str, &[u8])] = &[
+    ("icsa-18-025-02b.json", include_bytes!("../../captures/advisories/icsa-18-025-02b.json")),
+    ("icsa-18-212-02.json", include_bytes!("../../captures/advisories/icsa-18-212-02.json")),
+    ("icsa-18-240-01.json", include_bytes!("../../captures/advisories/icsa-18-240-01.json")),
+    ("icsa-18-240-03.json", include_bytes!("../../captures/advisories/icsa-18-240-03.json")),
+    ("icsa-19-239-01.json", include_bytes!("../../captures/advisories/icsa-19-239-01.json")),
+    ("icsa-21-159-01.json", include_bytes!("../../captures/advisories/icsa-21-159-01.json")),
+];
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
@@ -84,7 +95,15 @@ pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     let profile = Profile::from_str(DEFAULT_PROFILE, "profiles/default.toml (embedded)")
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let baseline: Baseline = serde_json::from_str(DEMO_BASELINE)?;
-    let mut monitor = Monitor::new(profile, Some(baseline));
+    let mut advisories = Vec::new();
+    for (file, bytes) in DEMO_ADVISORIES {
+        advisories.push(
+            fabmon_sensor::advisory::csaf::parse(bytes)
+                .map_err(|e| anyhow::anyhow!("captures/advisories/{file} (embedded): {e}"))?,
+        );
+    }
+    let index = std::sync::Arc::new(AdvisoryIndex::new(&advisories, Aliases::builtin()?));
+    let mut monitor = Monitor::new(profile, Some(baseline)).with_advisories(index.clone());
     let mut src = FileSource::from_reader(name, Box::new(std::io::Cursor::new(DEMO_PCAP)))?;
     let cfg = monitor.engine_config(EngineConfig::with_defaults());
     let mut tally = Tally::default();
@@ -93,9 +112,11 @@ pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = err {
         anyhow::bail!("demo capture: {e}");
     }
-    let out = monitor.finish(&[name.to_string()]);
+    let mut out = monitor.finish(&[name.to_string()]);
+    out.inventory.assess(&index);
     print_report(name, &sum, &tally);
     print_assets(&out);
+    print_vulnerable(&out, advisories.len());
     print_alerts(&out);
     Ok(ExitCode::SUCCESS)
 }
@@ -132,6 +153,37 @@ fn print_assets(out: &MonitorOutput) {
             a.roles.iter().copied().filter(|r| !r.ends_with("-server") || r.starts_with("modbus")).collect();
         println!("    {:<14} {:<28} {}", a.ip.to_string(), roles.join(","), identity_line(a));
     }
+    println!();
+}
+
+fn print_vulnerable(out: &MonitorOutput, n_advisories: usize) {
+    let assets = out.inventory.assets_sorted();
+    let hit: Vec<_> = assets
+        .iter()
+        .filter_map(|a| {
+            let v: Vec<_> =
+                a.vulnerabilities.as_ref()?.iter().filter(|m| m.status == Status::KnownAffected).collect();
+            (!v.is_empty()).then_some((a, v))
+        })
+        .collect();
+    println!(
+        "Vulnerable assets: {} (matched against {n_advisories} CISA advisories embedded from captures/advisories/)",
+        hit.len()
+    );
+    for (a, v) in &hit {
+        println!("    {:<14} {}", a.ip.to_string(), identity_line(a));
+        for m in v {
+            println!(
+                "      {} {} confidence, CVSS {}: {}",
+                m.advisory,
+                m.confidence.name(),
+                m.cvss.map_or("?".to_string(), |c| format!("{c:.1}")),
+                m.reason
+            );
+        }
+    }
+    let findings: usize = assets.iter().map(|a| a.findings.len()).sum();
+    println!("  exposure findings: {findings} (fabmon inventory CAPTURE --format json; docs/advisories.md)");
     println!();
 }
 

@@ -81,6 +81,28 @@ pub fn table(assets: &[&Asset]) -> String {
             identity_line(a),
             a.name.as_deref().map(|n| format!("  [{n}]")).unwrap_or_default()
         ));
+        if let Some(v) = &a.vulnerabilities {
+            let affected: Vec<_> =
+                v.iter().filter(|m| m.status == fabmon_sensor::advisory::Status::KnownAffected).collect();
+            if !affected.is_empty() {
+                let ids: Vec<String> = affected
+                    .iter()
+                    .map(|m| {
+                        let cvss = m.cvss.map_or("?".to_string(), |c| format!("{c:.1}"));
+                        format!("{} ({} confidence, CVSS {cvss})", m.advisory, m.confidence.name())
+                    })
+                    .collect();
+                s.push_str(&format!(
+                    "  {:<16} vulnerabilities: {}: {}\n",
+                    "",
+                    affected.len(),
+                    ids.join(", ")
+                ));
+            }
+        }
+        if !a.findings.is_empty() {
+            s.push_str(&format!("  {:<16} findings: {}\n", "", a.findings.len()));
+        }
     }
     s
 }

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
+mod advisories;
 mod alerts;
 mod baseline;
 mod decode;
@@ -47,6 +48,8 @@ pub enum Command {
     Baseline(baseline::BaselineArgs),
     /// The rule catalogue (`--markdown` prints docs/rules.md).
     Rules(rules::RulesArgs),
+    /// The local store of CSAF advisories (`import`, `list`).
+    Advisories(advisories::AdvisoriesArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -73,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(a) => alerts::run(a),
         Command::Baseline(a) => baseline::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Advisories(a) => advisories::run(a),
     }
 }

@@ -29,6 +29,11 @@ pub struct MonitorArgs {
     /// Print the per-capture summary of packets, flows and messages on standard error.
     #[arg(long)]
     pub summary: bool,
+    /// Match assets against the advisories of this store (`fabmon advisories import`): the
+    /// `asset.vulnerable` rule, a `vulnerabilities` list per asset in `inventory --format json`
+    /// and a count in the table (docs/advisories.md).
+    #[arg(long, value_name = "STORE")]
+    pub advisories: Option<std::path::PathBuf>,
 }
 
 pub fn load_profile(path: Option<&str>) -> anyhow::Result<Profile> {
@@ -49,7 +54,20 @@ pub fn load_baseline(path: Option<&str>) -> anyhow::Result<Option<Baseline>> {
 }
 
 /// Runs every capture through `monitor`; returns its output and whether an input failed.
-pub fn run_monitor(args: &MonitorArgs, mut monitor: Monitor) -> anyhow::Result<(MonitorOutput, bool)> {
+pub fn run_monitor(args: &MonitorArgs, monitor: Monitor) -> anyhow::Result<(MonitorOutput, bool)> {
+    let index = args.advisories.as_deref().map(super::advisories::load_index).transpose()?;
+    let monitor = match &index {
+        Some(ix) => monitor.with_advisories(ix.clone()),
+        None => monitor,
+    };
+    let (mut out, failed) = run_monitor_inner(args, monitor)?;
+    if let Some(ix) = &index {
+        out.inventory.assess(ix);
+    }
+    Ok((out, failed))
+}
+
+fn run_monitor_inner(args: &MonitorArgs, mut monitor: Monitor) -> anyhow::Result<(MonitorOutput, bool)> {
     let mut failed = false;
     if let Some(iface) = &args.live.iface {
         let cfg = monitor.engine_config(EngineConfig::with_defaults());

@@ -27,6 +27,11 @@ pub struct SynthArgs {
     /// Do not plant the deviations (rogue host, unexpected writes, floods, ...).
     #[arg(long)]
     pub no_plant: bool,
+    /// Give a few PLCs and BACnet controllers the identities of real products that published
+    /// advisories name (Modicon M221, PowerLogic PM5560, Desigo PXC, enteliBUS, Metasys NAE),
+    /// with firmware inside the affected ranges. Without it the output for a seed is unchanged.
+    #[arg(long)]
+    pub advisory_identities: bool,
     /// Also write the generator's summary (message counts, planted deviations with their
     /// frames, assets) as JSON to this file.
     #[arg(long, value_name = "FILE")]
@@ -51,6 +56,9 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 pub fn config(args: &SynthArgs) -> anyhow::Result<SynthConfig> {
     let mut cfg =
         SynthConfig { packets: args.packets, seed: args.seed, plant: !args.no_plant, ..Default::default() };
+    if args.advisory_identities {
+        cfg.identities = synth::SynthIdentities::with_advisory_matches();
+    }
     if let Some(s) = &args.start {
         cfg.start_ns = fabmon_sensor::time::parse_rfc3339(s).with_context(|| {
             format!("--start {s:?} is not an RFC 3339 UTC time such as 2026-11-16T08:00:00Z")

@@ -369,9 +369,10 @@ pub enum Gem {
     ProcessProgramSend { ppid: Option<GemValue>, body_len: Option<usize>, sha256: Option<String> },
     /// S7F4 and S7F18.
     ProcessProgramAck { ackc7: Ackc7 },
-    /// S7F5 Process Program Request.
+    /// S7F5 Process Program Request and S7F25 Formatted Process Program Request.
     ProcessProgramRequest { ppid: Option<GemValue> },
-    /// S7F6 Process Program Data (`not_found` for an empty list).
+    /// S7F6 Process Program Data and S7F26 Formatted Process Program Data (`not_found` for an
+    /// empty list; no body length or hash for S7F26, whose body is a list of process steps).
     ProcessProgramData {
         ppid: Option<GemValue>,
         body_len: Option<usize>,
@@ -671,7 +672,22 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             Gem::ProcessProgramSend { ppid: value(t, ppid), body_len, sha256 }
         }
         (7, 4) | (7, 18) => Gem::ProcessProgramAck { ackc7: Ackc7(code()?) },
-        (7, 5) => Gem::ProcessProgramRequest { ppid: root.and_then(|r| value(t, r)) },
+        (7, 5) | (7, 25) => Gem::ProcessProgramRequest { ppid: root.and_then(|r| value(t, r)) },
+        (7, 26) => {
+            // L,4 {PPID, MDLN, SOFTREV, L,n {process steps}}; an empty list when refused.
+            let r = root.ok_or(GemMismatch)?;
+            if t.list_len(r) == Some(0) {
+                Gem::ProcessProgramData { ppid: None, body_len: None, sha256: None, not_found: true }
+            } else {
+                let k = t.list_of(r, 4).ok_or(GemMismatch)?;
+                Gem::ProcessProgramData {
+                    ppid: value(t, k[0]),
+                    body_len: None,
+                    sha256: None,
+                    not_found: false,
+                }
+            }
+        }
         (7, 6) => {
             let r = root.ok_or(GemMismatch)?;
             if t.list_len(r) == Some(0) {

@@ -24,6 +24,8 @@ pub use identity::{
 };
 pub use purdue::{infer_level, Placement, ROLE_LEVELS};
 
+use crate::advisory::exposure::{self, Finding, WriteUse};
+use crate::advisory::VulnMatch;
 use crate::app::Transport;
 use crate::profile::Profile;
 use crate::record::{Event, FlowPhase, FlowRecord, OtBody, OtMessage};
@@ -113,6 +115,21 @@ pub struct Asset {
     pub latency: BTreeMap<&'static str, LatencySummary>,
     pub messages: u64,
     pub alerts: u64,
+    /// Exposure findings (filled by `finalize`; see `docs/advisories.md`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// Advisories that apply, when an advisory store was given (see `docs/advisories.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<Vec<VulnMatch>>,
+    /// Write-capable operations others performed on this asset, by protocol and client.
+    #[serde(skip)]
+    pub writes: BTreeMap<(&'static str, IpAddr), WriteUse>,
+    /// Peers that acted as clients of this asset, by protocol.
+    #[serde(skip)]
+    pub clients: BTreeSet<(&'static str, IpAddr)>,
+    /// Highest IP TTL seen in packets this asset sent (the first packet of each flow).
+    #[serde(skip)]
+    pub ttl_max: u8,
     #[serde(skip)]
     hist: BTreeMap<&'static str, hdrhistogram::Histogram<u64>>,
     #[serde(skip)]
@@ -156,6 +173,11 @@ impl Asset {
             latency: BTreeMap::new(),
             messages: 0,
             alerts: 0,
+            findings: Vec::new(),
+            vulnerabilities: None,
+            writes: BTreeMap::new(),
+            clients: BTreeSet::new(),
+            ttl_max: 0,
             hist: BTreeMap::new(),
             modbus_first_unit: None,
             queued_ns: ts_ns,
@@ -316,6 +338,7 @@ impl Inventory {
             c.vlans.insert(f.vlan);
         }
         c.seen(f.last_ts_ns);
+        c.ttl_max = c.ttl_max.max(f.client_ttl);
         c.add_peer(f.server, proto, max_peers);
         if let Some(p) = f.app {
             c.protocols.insert(p);
@@ -326,6 +349,9 @@ impl Inventory {
             s.vlans.insert(f.vlan);
         }
         s.seen(f.last_ts_ns);
+        if f.answered {
+            s.ttl_max = s.ttl_max.max(f.server_ttl);
+        }
         s.add_peer(f.client, proto, max_peers);
         if let Some(p) = f.app {
             s.protocols.insert(p);
@@ -384,6 +410,23 @@ impl Inventory {
             b.add_peer(m.src, proto, max_peers);
             if let Some(r) = dst_role {
                 b.roles.insert(r);
+            }
+            // Who used the asset as a server, and who wrote to it (exposure findings).
+            if matches!(src_role, Some(roles::MODBUS_CLIENT | roles::BACNET_CLIENT | roles::HSMS_HOST))
+                && !b.clients.contains(&(proto, m.src))
+                && b.clients.len() < max_peers
+            {
+                b.clients.insert((proto, m.src));
+            }
+            if !m.malformed && is_write(m) {
+                if let Some(w) = b.writes.get_mut(&(proto, m.src)) {
+                    w.count += 1;
+                } else if b.writes.len() < max_peers {
+                    b.writes.insert(
+                        (proto, m.src),
+                        WriteUse { count: 1, first_frame: m.frame, example: m.body.summary() },
+                    );
+                }
             }
         }
         if m.malformed {
@@ -457,6 +500,27 @@ impl Inventory {
                 })
                 .collect();
         }
+        let levels: std::collections::HashMap<IpAddr, Option<String>> =
+            self.assets.iter().map(|(ip, a)| (*ip, a.level.clone())).collect();
+        for a in self.assets.values_mut() {
+            a.findings = exposure::findings(a, &levels);
+        }
+    }
+
+    /// Matches every asset's identity (and the further Modbus units' identities) against the
+    /// advisories and fills `vulnerabilities`.
+    pub fn assess(&mut self, index: &crate::advisory::AdvisoryIndex) {
+        for a in self.assets.values_mut() {
+            let mut v = index.match_identity(&a.identity);
+            for u in a.modbus_units.values() {
+                for m in index.match_identity(u) {
+                    if !v.iter().any(|x| x.advisory == m.advisory) {
+                        v.push(m);
+                    }
+                }
+            }
+            a.vulnerabilities = Some(v);
+        }
     }
 
     /// Placement of one address now (for rules, before `finalize`).
@@ -475,6 +539,25 @@ impl Inventory {
             la.total_cmp(&lb).then(a.ip.cmp(&b.ip))
         });
         v
+    }
+}
+
+/// Whether a request changes state on its target: Modbus writes, BACnet writes, device
+/// control and file writes, HSMS remote commands, recipe download/delete and equipment
+/// constants.
+pub fn is_write(m: &OtMessage) -> bool {
+    match &m.body {
+        OtBody::Modbus(r) => {
+            r.dir == crate::modbus::ModbusDir::Request && matches!(r.fc, 5 | 6 | 15 | 16 | 21 | 22 | 23)
+        }
+        OtBody::Bacnet(b) => {
+            matches!((b.apdu_type, b.service), (Some(0), Some(7 | 15 | 16 | 17 | 20)) | (Some(1), Some(10)))
+        }
+        OtBody::Hsms(h) => {
+            m.from_client
+                && h.stype == 0
+                && matches!((h.stream, h.function), (2, 15 | 41 | 49) | (7, 3 | 17 | 23))
+        }
     }
 }
 

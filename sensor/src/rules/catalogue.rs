@@ -228,6 +228,22 @@ pub const RULES: &[RuleDef] = &[
         check: "Who-Is/Who-Has floods and object-list reads from unknown hosts are reconnaissance.",
     },
     RuleDef {
+        id: "asset.vulnerable",
+        title: "Asset identity inside an advisory's affected range",
+        severity: "from the highest CVSS of the advisory (9.0+ critical, 7.0+ high, 4.0+ medium, else low); one step lower at medium confidence (version unknown or not comparable), two at low (vendor and product family only)",
+        standard: E188_SVC,
+        ot_item: "ID-2",
+        check: "Confirm model and firmware on the device; apply the fix or the advisory's mitigations, or record the accepted risk (docs/advisories.md).",
+    },
+    RuleDef {
+        id: "hsms.recipe_upload",
+        title: "Process program uploaded from a tool by a host not authorised for it",
+        severity: "critical when the profile denies recipe upload or the baseline has no session between the two; high when the baseline lacks the upload; medium without a baseline or profile rule",
+        standard: ACCESS,
+        ot_item: "PR-1",
+        check: "Recipes are the fab's intellectual property: which host asked for the program (PPID, size), and was it an authorised EAP or recipe server?",
+    },
+    RuleDef {
         id: "bacnet.malformed",
         title: "Malformed BACnet/IP",
         severity: "medium",

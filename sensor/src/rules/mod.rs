@@ -12,8 +12,12 @@ pub mod catalogue;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
+
+use crate::advisory::{AdvisoryIndex, Confidence, DeviceIdentity, Status};
 
 use crate::alert::{Occurrence, PurdueEnds, Severity};
 use crate::bacnet::record::BacnetDetail;
@@ -91,6 +95,13 @@ pub struct RuleEngine {
     /// Identity values that changed, with the key of their alert: later messages showing the
     /// same value add evidence to it.
     changed: FxHashMap<(IpAddr, &'static str), (serde_json::Value, String)>,
+    /// Advisories to match identities against (`asset.vulnerable`).
+    advisories: Option<Arc<AdvisoryIndex>>,
+    /// The identity fingerprint last matched per asset.
+    vuln_checked: FxHashMap<IpAddr, String>,
+    /// Recipe upload requests judged suspicious, waiting for the tool's answer: (host, tool,
+    /// system bytes) → (severity, PPID, request frame).
+    uploads: FxHashMap<(IpAddr, IpAddr, u32), (Severity, String, u64)>,
 }
 
 impl Default for RuleEngine {
@@ -182,7 +193,15 @@ impl RuleEngine {
             judged: FxHashSet::default(),
             id_checked: FxHashSet::default(),
             changed: FxHashMap::default(),
+            advisories: None,
+            vuln_checked: FxHashMap::default(),
+            uploads: FxHashMap::default(),
         }
+    }
+
+    /// Matches asset identities against these advisories (`asset.vulnerable`).
+    pub fn set_advisories(&mut self, index: Arc<AdvisoryIndex>) {
+        self.advisories = Some(index);
     }
 
     /// Evaluates one decoder event and the inventory's events for it.
@@ -510,10 +529,158 @@ impl RuleEngine {
 
     fn on_message(&mut self, m: &OtMessage, cx: &Ctx<'_>, out: &mut Vec<Occurrence>) {
         self.identity_vs_baseline(m, cx, out);
+        self.vulnerable(m, cx, out);
         match &m.body {
             OtBody::Hsms(_) => self.hsms(m, cx, out),
             OtBody::Modbus(_) => self.modbus(m, cx, out),
             OtBody::Bacnet(_) => self.bacnet(m, cx, out),
+        }
+    }
+
+    /// An asset whose identity (first seen, or changed) lies in an advisory's affected range.
+    fn vulnerable(&mut self, m: &OtMessage, cx: &Ctx<'_>, out: &mut Vec<Occurrence>) {
+        let Some(ix) = self.advisories.clone() else { return };
+        if m.malformed || crate::inventory::observe_identity(m).is_none() {
+            return;
+        }
+        let subject = crate::inventory::identity_subject(m);
+        let Some(asset) = cx.inventory.get(&subject) else { return };
+        let d = DeviceIdentity::from_identity(&asset.identity);
+        let fp = d.fingerprint();
+        if self.vuln_checked.get(&subject) == Some(&fp) {
+            return;
+        }
+        if self.vuln_checked.len() >= self.limits.max_judged.max(1) {
+            self.vuln_checked.clear();
+        }
+        self.vuln_checked.insert(subject, fp);
+        for v in ix.match_device(&d).into_iter().filter(|v| v.status == Status::KnownAffected) {
+            let base = cvss_severity(v.cvss);
+            let sev = match v.confidence {
+                Confidence::High => base,
+                Confidence::Medium => base.lower(),
+                Confidence::Low => base.lower().lower(),
+            };
+            let fix = match (&v.fixed_version, &v.remediation) {
+                (Some(f), _) => format!("; fixed in {f}"),
+                (None, Some(_)) => "; see the advisory's remediation".to_string(),
+                _ => String::new(),
+            };
+            let summary = format!(
+                "{} matches {} ({}): {}; {} CVE{}, CVSS {}, {} confidence{fix}",
+                cx.name(subject),
+                v.advisory,
+                v.title,
+                v.reason,
+                v.cves.len(),
+                if v.cves.len() == 1 { "" } else { "s" },
+                v.cvss.map_or("?".to_string(), |c| format!("{c:.1}")),
+                v.confidence.name(),
+            );
+            let evidence = json!({
+                "advisory": v.advisory,
+                "product": v.product,
+                "affected_versions": v.affected_versions,
+                "confidence": v.confidence,
+                "version_check": v.version_check,
+                "cves": v.cves,
+                "cvss": v.cvss,
+                "fixed_version": v.fixed_version,
+                "remediation": v.remediation,
+                "identity": asset.identity.values,
+                "message": message_json(m),
+            });
+            out.push(self.occ(
+                cx,
+                "asset.vulnerable",
+                sev,
+                m.ts_ns,
+                Some(subject),
+                None,
+                Some(m.body.proto_name()),
+                v.advisory.clone(),
+                summary,
+                vec![m.frame],
+                Some(evidence),
+            ));
+        }
+    }
+
+    /// Process programs leaving a tool (S7F5/S7F6, S7F25/S7F26) for a host that is not
+    /// authorised for recipe upload from it, or that the baseline does not hold doing so.
+    /// Judged at the request, raised when the tool answers with the program (with its size).
+    fn recipe_upload(&mut self, m: &OtMessage, cx: &Ctx<'_>, out: &mut Vec<Occurrence>) {
+        let OtBody::Hsms(h) = &m.body else { return };
+        let ppid_of = |g: Option<&Gem>| match g {
+            Some(Gem::ProcessProgramRequest { ppid }) | Some(Gem::ProcessProgramData { ppid, .. }) => {
+                ppid.as_ref().map(|p| p.to_string())
+            }
+            _ => None,
+        };
+        match h.function {
+            5 | 25 if m.from_client => {
+                let (host, tool) = (m.src, m.dst);
+                let facts = cx.baseline.and_then(|b| b.hsms(host, tool));
+                let sf = format!("S7F{}", h.function);
+                let in_base = facts.is_some_and(|f| f.functions.contains(&sf));
+                let authz = cx.authz(Action::HsmsRecipeUpload, host, tool, None);
+                let no_session = cx.baseline.is_some() && facts.is_none();
+                let base = if cx.baseline.is_some() { Severity::High } else { Severity::Medium };
+                let sev = if no_session || matches!(authz, Authorization::Denied) {
+                    Some(Severity::Critical)
+                } else {
+                    judge(authz, in_base, cx.window(m.ts_ns, tool), base)
+                };
+                if let Some(sev) = sev {
+                    if self.uploads.len() >= self.limits.max_tracked.max(1) {
+                        self.uploads.clear();
+                    }
+                    let ppid = ppid_of(h.gem.as_deref()).unwrap_or_else(|| "?".into());
+                    self.uploads.insert((host, tool, h.system), (sev, ppid, m.frame));
+                }
+            }
+            6 | 26 if !m.from_client => {
+                let (host, tool) = (m.dst, m.src);
+                let Some((sev, req_ppid, req_frame)) = self.uploads.remove(&(host, tool, h.system)) else {
+                    return;
+                };
+                let gem = h.gem.as_deref();
+                if matches!(gem, Some(Gem::ProcessProgramData { not_found: true, .. })) {
+                    return;
+                }
+                let ppid = ppid_of(gem).unwrap_or(req_ppid);
+                let size = match gem {
+                    Some(Gem::ProcessProgramData { body_len: Some(n), .. }) => *n as u64,
+                    _ => u64::from(h.length.saturating_sub(10)),
+                };
+                let why = match cx.authz(Action::HsmsRecipeUpload, host, tool, None) {
+                    Authorization::Denied => "the profile denies recipe upload for it",
+                    Authorization::Allowed(_) => "outside its change window",
+                    Authorization::NoRule if cx.baseline.is_some() => {
+                        "the baseline does not hold it uploading recipes"
+                    }
+                    Authorization::NoRule => "no profile rule authorises it",
+                };
+                out.push(self.occ(
+                    cx,
+                    "hsms.recipe_upload",
+                    sev,
+                    m.ts_ns,
+                    Some(host),
+                    Some(tool),
+                    Some("hsms"),
+                    ppid.clone(),
+                    format!(
+                        "Recipe {ppid} ({size} bytes, S7F{}) uploaded from {} to {}: {why}",
+                        h.function,
+                        cx.name(tool),
+                        cx.name(host)
+                    ),
+                    vec![req_frame, m.frame],
+                    Some(message_json(m)),
+                ));
+            }
+            _ => {}
         }
     }
 
@@ -611,6 +778,9 @@ impl RuleEngine {
         }
         if h.stype != 0 || m.malformed {
             return;
+        }
+        if h.stream == 7 && matches!(h.function, 5 | 6 | 25 | 26) {
+            self.recipe_upload(m, cx, out);
         }
         // Host → tool operations, judged by profile and baseline.
         let (host, tool) = if m.from_client { (m.src, m.dst) } else { (m.dst, m.src) };
@@ -1283,6 +1453,19 @@ fn cleartext(f: &FlowRecord) -> Option<(&'static str, Severity)> {
     })
 }
 
+/// Alert severity from a CVSS base score (the CVSS v3 qualitative scale).
+fn cvss_severity(score: Option<f32>) -> Severity {
+    match score {
+        Some(s) if s >= 9.0 => Severity::Critical,
+        Some(s) if s >= 7.0 => Severity::High,
+        Some(s) if s >= 4.0 => Severity::Medium,
+        Some(s) if s > 0.0 => Severity::Low,
+        Some(_) => Severity::Info,
+        // No score: judged as medium rather than ignored.
+        None => Severity::Medium,
+    }
+}
+
 fn is_group_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v) => v.is_broadcast() || v.is_multicast() || v.octets()[3] == 255,
@@ -1396,6 +1579,202 @@ mod tests {
             server_ttl: 64,
             end: None,
         }
+    }
+
+    fn msg(src: &str, dst: &str, frame: u64, from_client: bool, body: OtBody) -> Event {
+        Event::Message(Box::new(OtMessage {
+            body,
+            src: ip(src),
+            dst: ip(dst),
+            sport: 40000,
+            dport: 5000,
+            frame,
+            ts_ns: frame as i64 * 1_000_000,
+            flow: 1,
+            malformed: false,
+            anomalies: Vec::new(),
+            request_frame: None,
+            latency_us: None,
+            orphan: false,
+            from_client,
+        }))
+    }
+
+    fn hsms(function: u8, system: u32, length: u32, gem: Gem) -> OtBody {
+        OtBody::Hsms(crate::hsms::HsmsRecord {
+            stream: 7,
+            function,
+            wbit: function % 2 == 1,
+            system,
+            length,
+            gem: Some(Box::new(gem)),
+            ..Default::default()
+        })
+    }
+
+    /// Runs events through an inventory and the rules; returns the occurrences.
+    fn run(eng: &mut RuleEngine, profile: &Profile, events: &[Event]) -> Vec<Occurrence> {
+        let mut inv = Inventory::new(InventoryLimits::default());
+        let mut out = Vec::new();
+        for ev in events {
+            let mut ie = Vec::new();
+            inv.observe(ev, &mut ie);
+            let cx = Ctx { profile, baseline: None, inventory: &inv };
+            eng.evaluate(ev, &ie, &cx, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn recipe_upload_by_a_host_not_authorised_for_the_tool() {
+        use crate::hsms::gem::GemValue;
+        let profile = Profile::from_str(
+            "[[authorize]]\naction = \"hsms.recipe_upload\"\nhosts = [\"10.0.3.10\"]\ntargets = [\"10.0.2.20\"]\n",
+            "test.toml",
+        )
+        .unwrap();
+        let (eap, rogue, tool) = ("10.0.3.10", "10.0.3.99", "10.0.2.20");
+        let req = |ppid: &str| Gem::ProcessProgramRequest { ppid: Some(GemValue::Text(ppid.into())) };
+        let data = |ppid: &str| Gem::ProcessProgramData {
+            ppid: Some(GemValue::Text(ppid.into())),
+            body_len: Some(4096),
+            sha256: None,
+            not_found: false,
+        };
+        let none = Gem::ProcessProgramData { ppid: None, body_len: None, sha256: None, not_found: true };
+        let events = [
+            // The authorised EAP uploads a recipe: nothing.
+            msg(eap, tool, 1, true, hsms(5, 1, 20, req("ETCH-A"))),
+            msg(tool, eap, 2, false, hsms(6, 1, 4120, data("ETCH-A"))),
+            // Another host does: critical (the profile authorises only the EAP).
+            msg(rogue, tool, 3, true, hsms(5, 2, 20, req("ETCH-A"))),
+            msg(tool, rogue, 4, false, hsms(6, 2, 4120, data("ETCH-A"))),
+            // A recipe the tool does not have: nothing left the tool.
+            msg(rogue, tool, 5, true, hsms(5, 3, 20, req("NOPE"))),
+            msg(tool, rogue, 6, false, hsms(6, 3, 12, none)),
+            // Formatted process program (S7F25/S7F26): size from the message length.
+            msg(rogue, tool, 7, true, hsms(25, 4, 20, req("DEPO-B"))),
+            msg(
+                tool,
+                rogue,
+                8,
+                false,
+                hsms(
+                    26,
+                    4,
+                    2010,
+                    Gem::ProcessProgramData {
+                        ppid: Some(GemValue::Text("DEPO-B".into())),
+                        body_len: None,
+                        sha256: None,
+                        not_found: false,
+                    },
+                ),
+            ),
+            // An unsolicited S7F6 (no request seen) proves nothing about who asked.
+            msg(tool, rogue, 9, false, hsms(6, 99, 4120, data("ETCH-A"))),
+        ];
+        let mut eng = RuleEngine::default();
+        let out: Vec<Occurrence> =
+            run(&mut eng, &profile, &events).into_iter().filter(|o| o.rule == "hsms.recipe_upload").collect();
+        let got: Vec<(&str, Severity, Vec<u64>)> =
+            out.iter().map(|o| (o.key.as_str(), o.severity, o.frames.clone())).collect();
+        assert_eq!(
+            got,
+            [("ETCH-A", Severity::Critical, vec![3, 4]), ("DEPO-B", Severity::Critical, vec![7, 8])]
+        );
+        assert_eq!((out[0].src, out[0].dst), (Some(ip(rogue)), Some(ip(tool))));
+        assert!(out[0].summary.contains("4096 bytes"), "{}", out[0].summary);
+        assert!(out[0].summary.contains("denies"), "{}", out[0].summary);
+        assert!(out[1].summary.contains("2000 bytes, S7F26"), "{}", out[1].summary);
+        // Without any profile rule or baseline, an upload is still on record, at medium.
+        let mut eng = RuleEngine::default();
+        let out = run(&mut eng, &Profile::empty(), &events[..2]);
+        let up: Vec<_> = out.iter().filter(|o| o.rule == "hsms.recipe_upload").collect();
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].severity, Severity::Medium);
+    }
+
+    fn devid(vendor: &str, code: &str, rev: &str) -> OtBody {
+        use crate::modbus::record::{DeviceIdObject, ModbusRecord};
+        let obj = |id: u8, v: &str| DeviceIdObject { id, name: None, value: v.into(), truncated: false };
+        OtBody::Modbus(ModbusRecord {
+            dir: ModbusDir::Response,
+            unit: 1,
+            fc: 43,
+            detail: Some(ModbusDetail::DeviceId {
+                read_code: 1,
+                read_code_name: None,
+                conformity: 1,
+                conformity_name: None,
+                more_follows: false,
+                next_object_id: 0,
+                number_of_objects: 3,
+                objects: vec![obj(0, vendor), obj(1, code), obj(2, rev)],
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn demo_index() -> Arc<AdvisoryIndex> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/advisories");
+        let mut advs = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                advs.push(crate::advisory::csaf::parse(&std::fs::read(p).unwrap()).unwrap());
+            }
+        }
+        Arc::new(AdvisoryIndex::new(&advs, crate::advisory::Aliases::builtin().unwrap()))
+    }
+
+    #[test]
+    fn asset_vulnerable_when_an_identity_appears_or_changes_into_an_affected_range() {
+        let (hmi, plc, meter) = ("10.0.3.5", "10.0.1.5", "10.0.1.6");
+        let events = [
+            // A fixed M221 firmware: nothing.
+            msg(plc, hmi, 1, false, devid("Schneider Electric", "TM221CE16R", "1.6.2.0")),
+            // The same device again: nothing new.
+            msg(plc, hmi, 2, false, devid("Schneider Electric", "TM221CE16R", "1.6.2.0")),
+            // Downgraded into the affected range: raised (CVSS 7.7, high confidence).
+            msg(plc, hmi, 3, false, devid("Schneider Electric", "TM221CE16R", "1.6.1.0")),
+            msg(plc, hmi, 4, false, devid("Schneider Electric", "TM221CE16R", "1.6.1.0")),
+            // A PM5560 meter that appears with an affected firmware.
+            msg(meter, hmi, 5, false, devid("Schneider Electric", "METSEPM5560", "2.4.0")),
+            // A device the advisories do not name.
+            msg("10.0.1.7", hmi, 6, false, devid("Norvik Automation", "NX-520-CPU", "V2.14")),
+        ];
+        let mut eng = RuleEngine::default();
+        eng.set_advisories(demo_index());
+        let out: Vec<Occurrence> = run(&mut eng, &Profile::empty(), &events)
+            .into_iter()
+            .filter(|o| o.rule == "asset.vulnerable")
+            .collect();
+        let got: Vec<(Option<IpAddr>, &str, Severity, Vec<u64>)> =
+            out.iter().map(|o| (o.src, o.key.as_str(), o.severity, o.frames.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(ip(plc)), "ICSA-18-240-01", Severity::High, vec![3]),
+                (Some(ip(meter)), "ICSA-18-240-03", Severity::High, vec![5]),
+            ]
+        );
+        let ev = out[0].message.as_ref().unwrap();
+        assert_eq!(ev["confidence"], "high");
+        assert_eq!(ev["cves"].as_array().unwrap().len(), 3);
+        assert!(out[0].summary.contains("CVSS 7.7"), "{}", out[0].summary);
+        // Without advisories the rule is silent.
+        let mut eng = RuleEngine::default();
+        assert!(run(&mut eng, &Profile::empty(), &events).iter().all(|o| o.rule != "asset.vulnerable"));
+    }
+
+    #[test]
+    fn cvss_scale() {
+        assert_eq!(cvss_severity(Some(9.8)), Severity::Critical);
+        assert_eq!(cvss_severity(Some(7.0)), Severity::High);
+        assert_eq!(cvss_severity(Some(6.9)), Severity::Medium);
+        assert_eq!(cvss_severity(Some(3.1)), Severity::Low);
+        assert_eq!(cvss_severity(None), Severity::Medium);
     }
 
     #[test]
