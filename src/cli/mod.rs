@@ -9,6 +9,7 @@ mod live;
 mod monitor;
 mod progress;
 mod rules;
+mod run;
 mod synth;
 
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ pub enum Command {
     Baseline(baseline::BaselineArgs),
     /// The rule catalogue (`--markdown` prints docs/rules.md).
     Rules(rules::RulesArgs),
+    /// The sensor: inventory, alerts and the Parquet dataset (`--out DIR`, docs/schema.md).
+    Run(run::RunArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -73,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(a) => alerts::run(a),
         Command::Baseline(a) => baseline::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
