@@ -137,6 +137,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal ends the process at once (files then stay temporary and are
+        // recovered or removed at the next start).
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     let mut sink = DatasetSink::new(monitor, ds, cfg).with_stop(Arc::clone(&stop));
