@@ -472,9 +472,10 @@ pub fn is_write(m: &OtMessage) -> bool {
 /// The `kind` column.
 pub fn message_kind(m: &OtMessage) -> String {
     match &m.body {
-        OtBody::Hsms(h) => match h.stype_name {
-            Some(n) => n.to_ascii_lowercase(),
-            None => format!("stype-{}", h.stype),
+        OtBody::Hsms(h) => match (h.stype, h.stype_name) {
+            (0, _) => "data".into(),
+            (_, Some(n)) => n.to_ascii_lowercase(),
+            (st, None) => format!("stype-{st}"),
         },
         OtBody::Modbus(r) if r.exception.is_some() => "exception".into(),
         OtBody::Modbus(r) => match r.dir {

@@ -19,7 +19,7 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
 use super::rows::Rows;
@@ -144,6 +144,11 @@ impl TableWriter {
                     .map(|(k, v)| KeyValue::new(k, v))
                     .collect::<Vec<_>>(),
             ));
+        // Long free-text columns (JSON, sentences) get no min/max statistics: they would cost
+        // time on every page and never prune a scan.
+        for c in table.columns.iter().filter(|c| c.kind == super::schema::Kind::Utf8 && !c.dict) {
+            props = props.set_column_statistics_enabled(ColumnPath::from(c.name), EnabledStatistics::None);
+        }
         for c in table.columns.iter().filter(|c| c.dict) {
             let path = match c.kind {
                 super::schema::Kind::ListUtf8 => {
