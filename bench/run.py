@@ -12,6 +12,9 @@ run after run:
   decode      fabmon decode FILE --format none                 (+ HSMS, Modbus, BACnet decoders)
   jsonl       fabmon decode FILE --format jsonl > /dev/null     (+ writing every message)
   2 workers   fabmon decode FILE --format none --workers 2
+  run         fabmon run FILE                                  (+ inventory, rules, alerts)
+  run --out   fabmon run FILE --out DIR                        (+ the Parquet dataset; DIR emptied
+                                                                before every run)
 
 and reports the median wall time of each, its ratio to the reference, and the peak resident
 set size of each process (from wait4, per child). Ratios, not absolute times, are the figures
@@ -20,6 +23,7 @@ that carry over between machines. --record appends the table to bench/RESULTS.md
 import argparse
 import datetime
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,13 @@ def timed(cmd, stdout=subprocess.DEVNULL):
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit("bench: %s failed with status %d" % (" ".join(cmd), os.waitstatus_to_exitcode(status)))
     return dt, ru.ru_maxrss / 1024.0
+
+
+RUN_OUT = os.path.join(OUT, "run-dataset")
+
+
+def dir_size(d):
+    return sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(d) for f in fs)
 
 
 def ensure_capture(n):
@@ -72,6 +83,8 @@ def main():
         ("decode: + HSMS/Modbus/BACnet", [FABMON, "decode", cap, "--format", "none", "-q"], None),
         ("decode --format jsonl > /dev/null", [FABMON, "decode", cap, "--format", "jsonl", "-q"], None),
         ("decode --workers 2", [FABMON, "decode", cap, "--format", "none", "-q", "--workers", "2"], None),
+        ("run: + inventory, rules, alerts", [FABMON, "run", cap, "--sensor-id", "bench"], None),
+        ("run --out DIR: + Parquet dataset", [FABMON, "run", cap, "--sensor-id", "bench", "--out", RUN_OUT], RUN_OUT),
     ]
     times = {s[0]: [] for s in stages}
     rss = {s[0]: [] for s in stages}
@@ -79,7 +92,9 @@ def main():
     timed(["cat", cap])
     load_before = os.getloadavg()
     for _ in range(a.runs):
-        for name, cmd, _ in stages:
+        for name, cmd, fresh in stages:
+            if fresh:
+                shutil.rmtree(fresh, ignore_errors=True)
             t, m = timed(cmd)
             times[name].append(t)
             rss[name].append(m)
@@ -118,6 +133,9 @@ def main():
         (dec - found) / found))
     w2 = statistics.median(times[stages[4][0]])
     lines.append("- 2 workers: %.2f× the speed of 1 worker (decode)" % (dec / w2))
+    run_out = statistics.median(times[stages[6][0]])
+    lines.append("- run --out DIR: %.2f× the time of decode --format none (target <= 1.5), peak RSS %.1f MiB "
+                 "(target < 256 MiB); dataset %.1f MB" % (run_out / dec, max(rss[stages[6][0]]), dir_size(RUN_OUT) / 1e6))
     if big:
         n, sz, tb, mb, td, md = big
         lines.append("- %d packets (%.0f MB, %d× larger): foundation %.2f s, peak RSS %.1f MiB; decode %.2f s, peak RSS %.1f MiB" % (

@@ -23,6 +23,12 @@ if ((${#need_apt[@]})); then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# pyarrow reads the Parquet dataset back in tests/dataset.rs (an implementation other than ours).
+if ! python3 -c 'import pyarrow' >/dev/null 2>&1; then
+    echo "test-all: installing pyarrow" >&2
+    python3 -m pip install -q pyarrow || python3 -m pip install -q --break-system-packages pyarrow
+fi
+
 if [ ! -d ../shared/corpus ]; then
     echo "test-all: ../shared/ (corpus, public captures, scorers) is missing beside the checkout" >&2
     exit 1

@@ -11,6 +11,7 @@ pub mod app;
 pub mod bacnet;
 pub mod baseline;
 pub mod capture;
+pub mod dataset;
 pub mod dissect;
 pub mod engine;
 pub mod export;

@@ -90,6 +90,12 @@ impl Monitor {
         self.book.alerts()
     }
 
+    /// What the inventory noticed while taking the latest event (new assets, identity
+    /// changes, new services).
+    pub fn inventory_events(&self) -> &[InventoryEvent] {
+        &self.inv_events
+    }
+
     /// Occurrences folded into overflow alerts because the alert table was full.
     pub fn alerts_overflowed(&self) -> u64 {
         self.book.overflowed

@@ -11,6 +11,22 @@ use crate::record::Event;
 pub trait EventSink {
     /// Takes a batch of events in capture order. Returning `Ok(false)` stops the run early.
     fn on_events(&mut self, events: &[Event]) -> std::io::Result<bool>;
+
+    /// Running totals of the current source, after each batch of events (for sinks that
+    /// report counters per interval; ignored by default).
+    fn on_counters(&mut self, _c: &Counters<'_>) {}
+
+    /// The source had nothing to read for a while (live capture); lets a sink keep time.
+    fn on_idle(&mut self) {}
+}
+
+/// Running totals handed to [`EventSink::on_counters`].
+pub struct Counters<'a> {
+    /// Packets read so far and the capture time of the latest.
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub engine: &'a EngineStats,
+    pub source: &'a SourceStats,
 }
 
 /// How a run went.
@@ -79,12 +95,19 @@ pub fn run_inline(
                         }
                     }
                     batch.clear();
+                    let source = src.stats();
+                    sink.on_counters(&Counters {
+                        frame,
+                        ts_ns: last_ts,
+                        engine: engine.stats(),
+                        source: &source,
+                    });
                     if let Some(cb) = progress.as_mut() {
                         cb(src.stats().bytes, frame);
                     }
                 }
             }
-            Ok(Next::Idle) => {}
+            Ok(Next::Idle) => sink.on_idle(),
             Ok(Next::End) => break,
             Err(e) => {
                 error = Some(RunError::Capture(e));
@@ -151,6 +174,8 @@ impl PacketBatch {
 struct WorkerOutput {
     events: Vec<Event>,
     tags: Vec<u64>,
+    /// The worker's running totals after the batch.
+    stats: EngineStats,
 }
 
 /// The worker a packet belongs to: a symmetric hash of its flow key, so both directions of a
@@ -206,7 +231,8 @@ pub fn run_sharded(
                 let (mut last_frame, mut last_ts) = (0u64, 0i64);
                 let mut scratch = Vec::new();
                 for batch in rx.iter() {
-                    let mut out = WorkerOutput { events: Vec::new(), tags: Vec::new() };
+                    let mut out =
+                        WorkerOutput { events: Vec::new(), tags: Vec::new(), stats: EngineStats::default() };
                     let mut start = 0usize;
                     for i in 0..batch.len() {
                         let end = batch.ends[i] as usize;
@@ -223,6 +249,7 @@ pub fn run_sharded(
                         out.tags.extend(std::iter::repeat_n(batch.frames[i], scratch.len()));
                         out.events.append(&mut scratch);
                     }
+                    out.stats = engine.stats().clone();
                     if otx.send(out).is_err() {
                         break;
                     }
@@ -240,11 +267,13 @@ pub fn run_sharded(
         let mut in_batch = 0usize;
         let mut pending = 0usize;
         let mut merged: Vec<(u64, Event)> = Vec::new();
+        let mut worker_stats: Vec<EngineStats> = vec![EngineStats::default(); workers];
         // Hands the finished per-worker batches over and collects one output per worker.
         let mut flush = |batches: &mut Vec<PacketBatch>,
                          pending: &mut usize,
                          merged: &mut Vec<(u64, Event)>,
                          sink: &mut dyn EventSink,
+                         counters: (u64, i64, &SourceStats),
                          last: bool|
          -> Result<bool, RunError> {
             for (w, b) in batches.iter_mut().enumerate() {
@@ -267,9 +296,10 @@ pub fn run_sharded(
             *pending += 1;
             // Keep at most QUEUE_BATCHES-1 rounds in flight, then collect the oldest.
             while *pending >= QUEUE_BATCHES - 1 || (last && *pending > 0) {
-                for rx in &from_workers {
+                for (w, rx) in from_workers.iter().enumerate() {
                     if let Ok(o) = rx.recv() {
                         merged.extend(o.tags.into_iter().zip(o.events));
+                        worker_stats[w] = o.stats;
                     }
                 }
                 *pending -= 1;
@@ -278,6 +308,12 @@ pub fn run_sharded(
                 if !sink.on_events(&evs)? {
                     return Ok(false);
                 }
+                let mut total = EngineStats::default();
+                for st in &worker_stats {
+                    total.merge(st);
+                }
+                let (frame, ts_ns, source) = counters;
+                sink.on_counters(&Counters { frame, ts_ns, engine: &total, source });
             }
             Ok(true)
         };
@@ -293,7 +329,9 @@ pub fn run_sharded(
                     in_batch += 1;
                     if in_batch == SHARD_BATCH {
                         in_batch = 0;
-                        match flush(&mut batches, &mut pending, &mut merged, sink, false) {
+                        let source = src.stats();
+                        let counters = (frame, last_ts, &source);
+                        match flush(&mut batches, &mut pending, &mut merged, sink, counters, false) {
                             Ok(true) => {}
                             Ok(false) => {
                                 sum.stopped_early = true;
@@ -309,7 +347,7 @@ pub fn run_sharded(
                         }
                     }
                 }
-                Ok(Next::Idle) => {}
+                Ok(Next::Idle) => sink.on_idle(),
                 Ok(Next::End) => break,
                 Err(e) => {
                     error = Some(RunError::Capture(e));
@@ -318,7 +356,10 @@ pub fn run_sharded(
             }
         }
         if error.is_none() && !sum.stopped_early {
-            if let Err(e) = flush(&mut batches, &mut pending, &mut merged, sink, true) {
+            let source = src.stats();
+            if let Err(e) =
+                flush(&mut batches, &mut pending, &mut merged, sink, (frame, last_ts, &source), true)
+            {
                 error = Some(e);
             }
         }

@@ -10,6 +10,7 @@ mod live;
 mod monitor;
 mod progress;
 mod rules;
+mod run;
 mod synth;
 
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// The local store of CSAF advisories (`import`, `list`).
     Advisories(advisories::AdvisoriesArgs),
+    /// The sensor: inventory, alerts and the Parquet dataset (`--out DIR`, docs/schema.md).
+    Run(run::RunArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -77,5 +80,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline(a) => baseline::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Advisories(a) => advisories::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
