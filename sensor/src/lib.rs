@@ -6,6 +6,7 @@
 //! all on worker threads with bounded channels. See `docs/ARCHITECTURE.md`.
 
 pub mod alert;
+pub mod alert_uid;
 pub mod app;
 pub mod bacnet;
 pub mod baseline;

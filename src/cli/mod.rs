@@ -10,6 +10,7 @@ mod monitor;
 mod progress;
 mod rules;
 mod synth;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -37,7 +38,7 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Write a deterministic synthetic fab capture (demo, tests, benchmarks).
     Synth(synth::SynthArgs),
-    /// Run the main job on the embedded demo capture and print a readable summary.
+    /// The main job on the embedded demo capture: the console on a terminal, else a readable summary.
     Demo(demo::DemoArgs),
     /// The asset inventory per Purdue level.
     Inventory(inventory::InventoryArgs),
@@ -47,6 +48,8 @@ pub enum Command {
     Baseline(baseline::BaselineArgs),
     /// The rule catalogue (`--markdown` prints docs/rules.md).
     Rules(rules::RulesArgs),
+    /// The operator console: a dataset's history or a capture replayed (docs/console.md).
+    Tui(tui::TuiArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -73,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(a) => alerts::run(a),
         Command::Baseline(a) => baseline::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Tui(a) => tui::run(a),
     }
 }
