@@ -12,7 +12,7 @@ use fabmon_sensor::alert::Severity;
 
 use crate::acks::{Ack, MAX_COMMENT};
 use crate::collect::severity_named;
-use crate::model::{AlertView, AssetGroup, AssetView, Snapshot};
+use crate::model::{AlertView, AssetView, Snapshot};
 
 /// Screens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +58,6 @@ pub enum Action {
     Open,
     Back,
     StartFilter,
-    ClearFilter,
     CycleSort,
     ReverseSort,
     CycleSeverity,
@@ -525,7 +524,6 @@ impl View {
                 self.alerts.detail = false;
                 self.input = Some(Input { purpose: InputPurpose::Filter(self.screen), text, max: 80 });
             }
-            Action::ClearFilter => self.set_filter(self.screen, String::new()),
             Action::CycleSort => {
                 self.assets.sort = self.assets.sort.next();
                 self.assets.selected = 0;
@@ -658,9 +656,4 @@ impl AlertFilter {
                     || a.severity.name() == w
             })
     }
-}
-
-/// The group an asset is listed under.
-pub fn group_of(a: &AssetView) -> AssetGroup {
-    a.group
 }

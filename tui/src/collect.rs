@@ -88,11 +88,6 @@ impl Collector {
         }
     }
 
-    /// The uid of an alert (cached: it depends only on fields that never change).
-    fn uid(&mut self, a: &Alert) -> String {
-        self.uids.entry(a.id).or_insert_with(|| alert_uid(&self.sensor, a)).clone()
-    }
-
     /// A bounded snapshot of everything now.
     pub fn snapshot(&mut self, engine: &EngineView<'_>, source: SourceInfo) -> Snapshot {
         self.seq += 1;
@@ -207,7 +202,7 @@ impl Collector {
                     drops_per_s: rate(now.drops, prev.drops),
                     decode_errors_per_s: rate(now.errors, prev.errors),
                     alerts_per_s: rate(now.alerts, prev.alerts),
-                    flows_active: now_flows(engine),
+                    flows_active: engine.flows_active,
                 });
                 self.mark = Some(now);
             }
@@ -250,20 +245,18 @@ impl Collector {
         idx.sort_by(|&a, &b| all[b].ts_ns.cmp(&all[a].ts_ns).then(all[b].id.cmp(&all[a].id)));
         let not_shown = idx.len().saturating_sub(MAX_ALERTS) as u64;
         idx.truncate(MAX_ALERTS);
-        let picked: Vec<Alert> = idx.iter().map(|&i| all[i].clone()).collect();
-        let views = picked
+        // The uid depends only on fields that never change: computed once per alert.
+        let (uids, sensor) = (&mut self.uids, &self.sensor);
+        let views = idx
             .iter()
-            .map(|a| {
-                let uid = self.uid(a);
+            .map(|&i| {
+                let a = &all[i];
+                let uid = uids.entry(a.id).or_insert_with(|| alert_uid(sensor, a)).clone();
                 alert_view(a, uid)
             })
             .collect();
         (views, not_shown)
     }
-}
-
-fn now_flows(engine: &EngineView<'_>) -> u64 {
-    engine.flows_active
 }
 
 impl EventSink for Collector {

@@ -178,7 +178,7 @@ fn run(job: ReplayJob, tx: &mut SnapshotSender, stop: &AtomicBool) {
                     return;
                 }
                 if now >= next_snap {
-                    next_snap = now + SNAPSHOT_INTERVAL;
+                    next_snap = next_tick(next_snap, now);
                     let st = source.stats();
                     let i = info(st.bytes, first_ts, last_ts, false, &errors);
                     if !send(&mut engine, &mut col, &mut events, i, &st, tx) {
@@ -195,7 +195,7 @@ fn run(job: ReplayJob, tx: &mut SnapshotSender, stop: &AtomicBool) {
         if frame % CHECK_EVERY == 0 || speed != Speed::Max {
             let now = Instant::now();
             if now >= next_snap {
-                next_snap = now + SNAPSHOT_INTERVAL;
+                next_snap = next_tick(next_snap, now);
                 let st = source.stats();
                 let i = info(st.bytes, first_ts, last_ts, false, &errors);
                 if !send(&mut engine, &mut col, &mut events, i, &st, tx) {
@@ -286,5 +286,15 @@ mod tests {
         assert_eq!(tx.replaced, 4);
         drop(rx);
         assert!(!tx.offer(Snapshot::default()));
+    }
+}
+
+/// The next snapshot time: a fixed rate, without a burst to catch up after a slow stretch.
+fn next_tick(prev: Instant, now: Instant) -> Instant {
+    let next = prev + SNAPSHOT_INTERVAL;
+    if next <= now {
+        now + SNAPSHOT_INTERVAL
+    } else {
+        next
     }
 }

@@ -162,7 +162,13 @@ fn render_tabs(v: &View, t: Theme, area: Rect, buf: &mut Buffer) {
 
 fn render_status(v: &View, t: Theme, area: Rect, buf: &mut Buffer) {
     let s = &v.snap.source;
-    let mut src = format!("{} {}", if s.mode.is_empty() { "waiting" } else { &s.mode }, s.name);
+    // A capture by its file name; a dataset by its folder as given.
+    let name = if s.mode == "history" {
+        s.name.as_str()
+    } else {
+        std::path::Path::new(&s.name).file_name().and_then(|n| n.to_str()).unwrap_or(&s.name)
+    };
+    let mut src = format!("{} {name}", if s.mode.is_empty() { "waiting" } else { &s.mode });
     if !s.detail.is_empty() {
         src.push_str(&format!(" {}", s.detail));
     }
