@@ -76,7 +76,7 @@ pub struct SnapshotSender {
 }
 
 impl SnapshotSender {
-    /// Offers a snapshot without waiting; false when the console is gone.
+    /// Offers a snapshot without waiting, replacing one the console has not taken.
     pub fn offer(&mut self, snap: Snapshot) -> bool {
         let mut s = Arc::new(snap);
         loop {
@@ -109,7 +109,7 @@ pub struct ReplayJob {
 }
 
 /// Starts the replay thread. It stops at the end of the capture (after a final snapshot with
-/// `finished`), when `stop` is set, or when the console is gone.
+/// `finished`) or when `stop` is set.
 pub fn spawn(
     job: ReplayJob,
     mut tx: SnapshotSender,
@@ -136,7 +136,11 @@ fn run(job: ReplayJob, tx: &mut SnapshotSender, stop: &AtomicBool) {
         detail: detail.clone(),
         capture_ts_ns: first.map(|_| last),
         first_ts_ns: first,
-        progress: size.filter(|&s| s > 0).map(|s| (bytes as f64 / s as f64).min(1.0)),
+        progress: if finished && errors.is_empty() {
+            Some(1.0)
+        } else {
+            size.filter(|&s| s > 0).map(|s| (bytes as f64 / s as f64).min(1.0))
+        },
         finished,
         errors: errors.to_vec(),
     };
@@ -212,8 +216,8 @@ fn run(job: ReplayJob, tx: &mut SnapshotSender, stop: &AtomicBool) {
     let st = source.stats();
     let snap =
         build(&mut engine, &mut col, &mut events, info(st.bytes, first_ts, last_ts, true, &errors), &st, tx);
-    // The last snapshot must arrive: wait for the slot rather than replace what is there.
-    let _ = tx.tx.send(Arc::new(snap));
+    // The last snapshot replaces an unread one too: it holds everything the earlier did.
+    tx.offer(snap);
 }
 
 /// Hands the engine's events to the collector and builds a snapshot.
@@ -284,8 +288,6 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().seq, 5);
         assert!(rx.try_recv().is_err());
         assert_eq!(tx.replaced, 4);
-        drop(rx);
-        assert!(!tx.offer(Snapshot::default()));
     }
 }
 

@@ -698,18 +698,20 @@ fn render_help(t: Theme, area: Rect, buf: &mut Buffer) {
     let r = centred(area, 100, KEYS.len() as u16 + 4);
     Clear.render(r, buf);
     let kw = 16usize;
-    let ww = 17usize;
+    // The "where" column only when there is room for it beside the whole description.
+    let ww = if r.width >= 96 { 17usize } else { 0 };
     let dw = (r.width as usize).saturating_sub(kw + ww + 4);
-    let mut lines = vec![Line::styled(
-        format!("{} {} {}", fit("key", kw), fit("where", ww), "what"),
-        t.bold().add_modifier(Modifier::UNDERLINED),
-    )];
+    let head = if ww > 0 {
+        format!("{} {} what", fit("key", kw), fit("where", ww))
+    } else {
+        format!("{} what", fit("key", kw))
+    };
+    let mut lines = vec![Line::styled(head, t.bold().add_modifier(Modifier::UNDERLINED))];
     for (k, what, wh) in KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(fit(k, kw), t.bold()),
-            Span::raw(format!(" {} ", fit(wh, ww))),
-            Span::raw(fit(what, dw)),
-        ]));
+        let mut spans = vec![Span::styled(fit(k, kw), t.bold())];
+        spans.push(Span::raw(if ww > 0 { format!(" {} ", fit(wh, ww)) } else { " ".to_string() }));
+        spans.push(Span::raw(fit(what, dw)));
+        lines.push(Line::from(spans));
     }
     Paragraph::new(lines).block(block("Keys — Esc or ? to close", t)).render(r, buf);
 }

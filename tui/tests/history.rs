@@ -211,7 +211,7 @@ fn a_dataset_becomes_one_snapshot() {
     assert_eq!(s.overview.packets, 72_000);
     assert_eq!(s.overview.messages.get("hsms"), Some(&7_200));
     assert_eq!(s.overview.decode_errors.get("hsms"), Some(&2));
-    assert_eq!(s.overview.drops.get("kernel"), Some(&60));
+    assert_eq!(s.overview.drops.get("kernel"), Some(&120));
     assert_eq!(s.overview.history.packets_per_s, vec![10; 12]);
 
     // Assets: latest row each, identity and its history, recent messages.
