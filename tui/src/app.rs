@@ -270,7 +270,10 @@ impl View {
             return;
         }
         let asset_key = self.selected_asset().map(|a| a.ip.clone());
-        let alert_key = self.selected_alert().map(|a| a.uid.clone());
+        // At the top of the alerts, the selection follows the newest alert; elsewhere it stays
+        // on the same alert.
+        let alert_key =
+            if self.alerts.selected == 0 { None } else { self.selected_alert().map(|a| a.uid.clone()) };
         self.snap = snap;
         if let Some(ip) = asset_key {
             if let Some(i) = self.visible_assets().iter().position(|&i| self.snap.assets[i].ip == ip) {

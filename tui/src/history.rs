@@ -652,7 +652,7 @@ fn read_assets(
             a
         })
         .collect();
-    out.sort_by(|a, b| b.last_seen_ns.cmp(&a.last_seen_ns));
+    out.sort_by_key(|a| std::cmp::Reverse(a.last_seen_ns));
     (out, total)
 }
 

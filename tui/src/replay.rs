@@ -265,6 +265,16 @@ fn send(
     tx.offer(snap)
 }
 
+/// The next snapshot time: a fixed rate, without a burst to catch up after a slow stretch.
+fn next_tick(prev: Instant, now: Instant) -> Instant {
+    let next = prev + SNAPSHOT_INTERVAL;
+    if next <= now {
+        now + SNAPSHOT_INTERVAL
+    } else {
+        next
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -288,15 +298,5 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().seq, 5);
         assert!(rx.try_recv().is_err());
         assert_eq!(tx.replaced, 4);
-    }
-}
-
-/// The next snapshot time: a fixed rate, without a burst to catch up after a slow stretch.
-fn next_tick(prev: Instant, now: Instant) -> Instant {
-    let next = prev + SNAPSHOT_INTERVAL;
-    if next <= now {
-        now + SNAPSHOT_INTERVAL
-    } else {
-        next
     }
 }

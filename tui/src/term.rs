@@ -76,14 +76,11 @@ type KeyRx = Receiver<(Instant, Event)>;
 
 fn spawn_input() -> std::io::Result<KeyRx> {
     let (tx, rx) = crossbeam_channel::bounded(256);
-    std::thread::Builder::new().name("fabmon-keys".into()).spawn(move || loop {
-        match crossterm::event::read() {
-            Ok(ev) => {
-                if tx.send((Instant::now(), ev)).is_err() {
-                    break;
-                }
+    std::thread::Builder::new().name("fabmon-keys".into()).spawn(move || {
+        while let Ok(ev) = crossterm::event::read() {
+            if tx.send((Instant::now(), ev)).is_err() {
+                break;
             }
-            Err(_) => break,
         }
     })?;
     Ok(rx)

@@ -1,6 +1,6 @@
 //! Key handling: navigation, filters, sorting, the acknowledgement flow, snapshots arriving
 //! while the operator works.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
