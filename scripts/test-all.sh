@@ -2,9 +2,9 @@
 # The whole test suite, as CI runs it (`.ci/run` calls this script).
 #
 # Installs what the tests need and is missing (Debian packages: tshark for the differential
-# tests, tcpdump, iproute2 for the live-capture tests), then runs every test of the workspace.
-# Tests read the shared corpus from ../shared/ beside the checkout. Ends with a brief fuzzing
-# pass (scripts/fuzz.sh, 10 s per target; FABMON_FUZZ_SECONDS changes it, 0 skips it).
+# tests, tcpdump, iproute2 for the live-capture tests, tmux for the console tests), then runs every
+# test of the workspace. Tests read the shared corpus from ../shared/ beside the checkout. Ends with
+# a brief fuzzing pass (scripts/fuzz.sh, 10 s per target; FABMON_FUZZ_SECONDS changes it, 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ need_apt=()
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if ((${#need_apt[@]})); then
     echo "test-all: installing ${need_apt[*]}" >&2

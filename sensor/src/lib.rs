@@ -7,6 +7,7 @@
 
 pub mod advisory;
 pub mod alert;
+pub mod alert_uid;
 pub mod app;
 pub mod bacnet;
 pub mod baseline;

@@ -36,7 +36,21 @@ pub static DEMO_ADVISORIES: &[(&str, &[u8])] = &[
 ];
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Print the summary even when standard output is a terminal (no console).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Console replay speed: a factor of the capture's pace (`60x` shows its 20 minutes in 20
+    /// seconds) or `max`.
+    #[arg(long, default_value = "60x")]
+    pub speed: String,
+    /// Acknowledgements file for the console (default: $XDG_STATE_HOME/fabmon/acks.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub acks: Option<String>,
+    /// Print the console's own measurements on exit.
+    #[arg(long)]
+    pub stats: bool,
+}
 
 /// Tallies of what the demo shows.
 #[derive(Default)]
@@ -90,7 +104,8 @@ impl EventSink for Both<'_> {
     }
 }
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
     let name = "captures/demo.pcap (embedded)";
     let profile = Profile::from_str(DEFAULT_PROFILE, "profiles/default.toml (embedded)")
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -103,6 +118,29 @@ pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let index = std::sync::Arc::new(AdvisoryIndex::new(&advisories, Aliases::builtin()?));
+    if std::io::stdout().is_terminal() && !args.no_tui {
+        // The console: the demo capture replayed through the engine on its own thread.
+        let speed: fabmon_tui::replay::Speed =
+            args.speed.parse().map_err(|e: String| anyhow::anyhow!("--speed {e}"))?;
+        let src = FileSource::from_reader(name, Box::new(std::io::Cursor::new(DEMO_PCAP)))?;
+        let job = fabmon_tui::replay::ReplayJob {
+            source: Box::new(src),
+            size: Some(DEMO_PCAP.len() as u64),
+            monitor: Monitor::new(profile, Some(baseline)).with_advisories(index.clone()),
+            speed,
+            mode: "demo".into(),
+            name: "captures/demo.pcap".into(),
+            sensor: "demo".into(),
+        };
+        let acks = match &args.acks {
+            Some(p) => std::path::PathBuf::from(p),
+            None => fabmon_tui::acks::default_path().ok_or_else(|| {
+                anyhow::anyhow!("no --acks FILE given and neither XDG_STATE_HOME nor HOME is set")
+            })?,
+        };
+        super::tui::replay_console(job, &acks, args.stats)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut monitor = Monitor::new(profile, Some(baseline)).with_advisories(index.clone());
     let mut src = FileSource::from_reader(name, Box::new(std::io::Cursor::new(DEMO_PCAP)))?;
     let cfg = monitor.engine_config(EngineConfig::with_defaults());

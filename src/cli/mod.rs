@@ -12,6 +12,7 @@ mod progress;
 mod rules;
 mod run;
 mod synth;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -39,7 +40,7 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Write a deterministic synthetic fab capture (demo, tests, benchmarks).
     Synth(synth::SynthArgs),
-    /// Run the main job on the embedded demo capture and print a readable summary.
+    /// The main job on the embedded demo capture: the console on a terminal, else a readable summary.
     Demo(demo::DemoArgs),
     /// The asset inventory per Purdue level.
     Inventory(inventory::InventoryArgs),
@@ -53,6 +54,8 @@ pub enum Command {
     Advisories(advisories::AdvisoriesArgs),
     /// The sensor: inventory, alerts and the Parquet dataset (`--out DIR`, docs/schema.md).
     Run(run::RunArgs),
+    /// The operator console: a dataset's history or a capture replayed (docs/console.md).
+    Tui(tui::TuiArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -81,5 +84,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(a) => rules::run(a),
         Command::Advisories(a) => advisories::run(a),
         Command::Run(a) => run::run(a),
+        Command::Tui(a) => tui::run(a),
     }
 }

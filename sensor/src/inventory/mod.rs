@@ -11,6 +11,7 @@
 //! evicted first, counted), `max_peers` peers and `max_services` services per asset.
 
 mod identity;
+mod live;
 mod purdue;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
