@@ -286,7 +286,7 @@ pub const ALERTS: TableDef = TableDef {
         req("ts", Ts, "latest occurrence"),
         req("first_ts", Ts, "first occurrence"),
         req_dict("sensor", "sensor id"),
-        req_dict("uid", "stable id: hex of a SHA-256 of sensor, rule, src, dst, key and first_ts"),
+        req_dict("uid", "stable id: 16 hex digits of a SHA-256 of sensor, rule, src, dst, key and first_ts (`fabmon_sensor::alert_uid`)"),
         req_dict("rule", "rule id (docs/rules.md)"),
         req_dict("severity", "`info`, `low`, `medium`, `high` or `critical`"),
         req("count", U64, "occurrences aggregated so far"),

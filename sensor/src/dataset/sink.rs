@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
 
 use super::rows::Rows;
 use super::{Dataset, TableReport};
@@ -735,22 +734,10 @@ fn asset_row(
     });
 }
 
-/// Stable id of an alert: hex of the first 16 bytes of a SHA-256 of sensor, rule, source,
-/// destination, key and first time.
-pub fn alert_uid(sensor: &str, a: &Alert) -> String {
-    let mut h = Sha256::new();
-    let ip = |x: Option<IpAddr>| x.map(|i| i.to_string()).unwrap_or_default();
-    for part in [sensor, a.rule, &ip(a.src), &ip(a.dst), &a.key, &a.first_ts_ns.to_string()] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn alert_row(w: &mut super::TableWriter, sensor: &str, a: &Alert, evidence: &str) {
     let lv =
         |l: &Option<String>| l.as_ref().map(|l| if l.starts_with('L') { l.clone() } else { level_name(l) });
-    let uid = alert_uid(sensor, a);
+    let uid = crate::alert_uid::alert_uid(sensor, a);
     w.append(a.ts_ns, |r| {
         r.ts(a.ts_ns);
         r.ts(a.first_ts_ns);
