@@ -204,7 +204,6 @@ pub fn run_sharded(
             handles.push(scope.spawn(move || {
                 let mut engine = Engine::new(wcfg);
                 let (mut last_frame, mut last_ts) = (0u64, 0i64);
-                let mut scratch = Vec::new();
                 for batch in rx.iter() {
                     let mut out = WorkerOutput { events: Vec::new(), tags: Vec::new() };
                     let mut start = 0usize;
@@ -219,9 +218,9 @@ pub fn run_sharded(
                         start = end;
                         engine.process(batch.frames[i], &p);
                         (last_frame, last_ts) = (batch.frames[i], p.ts_ns);
-                        engine.drain_events(&mut scratch);
-                        out.tags.extend(std::iter::repeat_n(batch.frames[i], scratch.len()));
-                        out.events.append(&mut scratch);
+                        let before = out.events.len();
+                        engine.drain_events(&mut out.events);
+                        out.tags.extend(std::iter::repeat_n(batch.frames[i], out.events.len() - before));
                     }
                     if otx.send(out).is_err() {
                         break;

@@ -205,6 +205,55 @@ fn parse_item_header(body: &[u8], pos: usize) -> Result<ItemHeader, Secs2Error> 
     Ok(ItemHeader { format, len, header_len: 1 + nlb })
 }
 
+/// Lists opened and not yet complete while parsing: per list, the children still to read and
+/// its index in the item vector. The first [`OpenLists::INLINE`] levels live inline, so usual
+/// bodies parse without allocating; deeper nesting (bounded by `max_depth`) goes to the heap.
+struct OpenLists {
+    inline: [(usize, usize); OpenLists::INLINE],
+    n_inline: usize,
+    deeper: Vec<(usize, usize)>,
+}
+
+impl OpenLists {
+    const INLINE: usize = 16;
+
+    fn new() -> Self {
+        OpenLists { inline: [(0, 0); OpenLists::INLINE], n_inline: 0, deeper: Vec::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.n_inline + self.deeper.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n_inline == 0
+    }
+
+    fn push(&mut self, e: (usize, usize)) {
+        match self.inline.get_mut(self.n_inline) {
+            Some(slot) => {
+                *slot = e;
+                self.n_inline += 1;
+            }
+            None => self.deeper.push(e),
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut (usize, usize)> {
+        if !self.deeper.is_empty() {
+            return self.deeper.last_mut();
+        }
+        let i = self.n_inline.checked_sub(1)?;
+        self.inline.get_mut(i)
+    }
+
+    fn pop(&mut self) {
+        if self.deeper.pop().is_none() {
+            self.n_inline = self.n_inline.saturating_sub(1);
+        }
+    }
+}
+
 /// Parses a whole body (one root item; an empty body is a header-only message and yields no
 /// item) into `items` (cleared first), in pre-order.
 ///
@@ -224,7 +273,7 @@ pub fn parse_secs2(
     }
     // Per open list: children still to read and its index in `items` (usize::MAX once items
     // are capped). Bounded by max_depth.
-    let mut stack: Vec<(usize, usize)> = Vec::new();
+    let mut stack = OpenLists::new();
     let mut pos = 0usize;
     loop {
         let h = parse_item_header(body, pos)?;

@@ -53,7 +53,7 @@ fn drive(segs: &[(Dir, Vec<u8>)]) -> Vec<Event> {
 fn msgs(ev: &[Event]) -> Vec<&OtMessage> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some(m.as_ref()),
+            Event::Message(m) => Some(m),
             _ => None,
         })
         .collect()
