@@ -153,6 +153,30 @@ struct WorkerOutput {
     tags: Vec<u64>,
 }
 
+/// Puts the outputs of one round (one per worker) in capture order. Each output is already in
+/// frame order and a frame belongs to one worker, so merging by frame gives the order a stable
+/// sort of all the events would, while moving each event once.
+fn merge_by_frame(outs: Vec<WorkerOutput>) -> Vec<Event> {
+    let total = outs.iter().map(|o| o.events.len()).sum();
+    let mut merged = Vec::with_capacity(total);
+    let mut runs: Vec<_> = outs.into_iter().map(|o| o.tags.into_iter().zip(o.events).peekable()).collect();
+    loop {
+        let mut next: Option<(usize, u64)> = None;
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(&(frame, _)) = run.peek() {
+                if next.is_none_or(|(_, f)| frame < f) {
+                    next = Some((i, frame));
+                }
+            }
+        }
+        let Some((i, _)) = next else { break };
+        if let Some((_, ev)) = runs.get_mut(i).and_then(|r| r.next()) {
+            merged.push(ev);
+        }
+    }
+    merged
+}
+
 /// The worker a packet belongs to: a symmetric hash of its flow key, so both directions of a
 /// flow meet on one worker. Packets without a flow go to worker 0.
 fn shard_of(p: &crate::capture::Packet<'_>, workers: usize) -> usize {
@@ -238,11 +262,9 @@ pub fn run_sharded(
         let mut last_ts = 0i64;
         let mut in_batch = 0usize;
         let mut pending = 0usize;
-        let mut merged: Vec<(u64, Event)> = Vec::new();
         // Hands the finished per-worker batches over and collects one output per worker.
         let mut flush = |batches: &mut Vec<PacketBatch>,
                          pending: &mut usize,
-                         merged: &mut Vec<(u64, Event)>,
                          sink: &mut dyn EventSink,
                          last: bool|
          -> Result<bool, RunError> {
@@ -266,14 +288,14 @@ pub fn run_sharded(
             *pending += 1;
             // Keep at most QUEUE_BATCHES-1 rounds in flight, then collect the oldest.
             while *pending >= QUEUE_BATCHES - 1 || (last && *pending > 0) {
+                let mut outs = Vec::with_capacity(from_workers.len());
                 for rx in &from_workers {
                     if let Ok(o) = rx.recv() {
-                        merged.extend(o.tags.into_iter().zip(o.events));
+                        outs.push(o);
                     }
                 }
                 *pending -= 1;
-                merged.sort_by_key(|(t, _)| *t);
-                let evs: Vec<Event> = merged.drain(..).map(|(_, e)| e).collect();
+                let evs = merge_by_frame(outs);
                 if !sink.on_events(&evs)? {
                     return Ok(false);
                 }
@@ -292,7 +314,7 @@ pub fn run_sharded(
                     in_batch += 1;
                     if in_batch == SHARD_BATCH {
                         in_batch = 0;
-                        match flush(&mut batches, &mut pending, &mut merged, sink, false) {
+                        match flush(&mut batches, &mut pending, sink, false) {
                             Ok(true) => {}
                             Ok(false) => {
                                 sum.stopped_early = true;
@@ -317,7 +339,7 @@ pub fn run_sharded(
             }
         }
         if error.is_none() && !sum.stopped_early {
-            if let Err(e) = flush(&mut batches, &mut pending, &mut merged, sink, true) {
+            if let Err(e) = flush(&mut batches, &mut pending, sink, true) {
                 error = Some(e);
             }
         }
