@@ -177,7 +177,7 @@ impl Cx<'_> {
             orphan: false,
             from_client: dir == Dir::ToServer,
         };
-        self.out.push(Event::Message(Box::new(msg)));
+        self.out.push(Event::Message(msg));
         match self.out.last_mut() {
             Some(Event::Message(m)) => m,
             // The element pushed just above is a message.

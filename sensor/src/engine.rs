@@ -182,11 +182,17 @@ impl Engine {
         self.mem
     }
 
-    /// Moves the events produced so far into `out`.
+    /// Moves the events produced so far into `out` (appended after what it holds). When `out`
+    /// is empty the two vectors are swapped, so the events are not copied and the engine goes
+    /// on with `out`'s spare capacity.
     pub fn drain_events(&mut self, out: &mut Vec<Event>) {
         self.count_events();
         self.flush_counts();
-        out.append(&mut self.events);
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.events);
+        } else {
+            out.append(&mut self.events);
+        }
         self.counted = 0;
     }
 
@@ -946,7 +952,7 @@ mod tests {
     const PLC: [u8; 4] = [10, 10, 0, 5];
 
     fn messages(ev: &[Event]) -> Vec<&crate::record::OtMessage> {
-        ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m.as_ref()) } else { None }).collect()
+        ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m) } else { None }).collect()
     }
 
     #[test]

@@ -178,6 +178,30 @@ struct WorkerOutput {
     stats: EngineStats,
 }
 
+/// Puts the outputs of one round (one per worker) in capture order. Each output is already in
+/// frame order and a frame belongs to one worker, so merging by frame gives the order a stable
+/// sort of all the events would, while moving each event once.
+fn merge_by_frame(outs: Vec<WorkerOutput>) -> Vec<Event> {
+    let total = outs.iter().map(|o| o.events.len()).sum();
+    let mut merged = Vec::with_capacity(total);
+    let mut runs: Vec<_> = outs.into_iter().map(|o| o.tags.into_iter().zip(o.events).peekable()).collect();
+    loop {
+        let mut next: Option<(usize, u64)> = None;
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(&(frame, _)) = run.peek() {
+                if next.is_none_or(|(_, f)| frame < f) {
+                    next = Some((i, frame));
+                }
+            }
+        }
+        let Some((i, _)) = next else { break };
+        if let Some((_, ev)) = runs.get_mut(i).and_then(|r| r.next()) {
+            merged.push(ev);
+        }
+    }
+    merged
+}
+
 /// The worker a packet belongs to: a symmetric hash of its flow key, so both directions of a
 /// flow meet on one worker. Packets without a flow go to worker 0.
 fn shard_of(p: &crate::capture::Packet<'_>, workers: usize) -> usize {
@@ -229,7 +253,6 @@ pub fn run_sharded(
             handles.push(scope.spawn(move || {
                 let mut engine = Engine::new(wcfg);
                 let (mut last_frame, mut last_ts) = (0u64, 0i64);
-                let mut scratch = Vec::new();
                 for batch in rx.iter() {
                     let mut out =
                         WorkerOutput { events: Vec::new(), tags: Vec::new(), stats: EngineStats::default() };
@@ -245,9 +268,9 @@ pub fn run_sharded(
                         start = end;
                         engine.process(batch.frames[i], &p);
                         (last_frame, last_ts) = (batch.frames[i], p.ts_ns);
-                        engine.drain_events(&mut scratch);
-                        out.tags.extend(std::iter::repeat_n(batch.frames[i], scratch.len()));
-                        out.events.append(&mut scratch);
+                        let before = out.events.len();
+                        engine.drain_events(&mut out.events);
+                        out.tags.extend(std::iter::repeat_n(batch.frames[i], out.events.len() - before));
                     }
                     out.stats = engine.stats().clone();
                     if otx.send(out).is_err() {
@@ -266,12 +289,10 @@ pub fn run_sharded(
         let mut last_ts = 0i64;
         let mut in_batch = 0usize;
         let mut pending = 0usize;
-        let mut merged: Vec<(u64, Event)> = Vec::new();
         let mut worker_stats: Vec<EngineStats> = vec![EngineStats::default(); workers];
         // Hands the finished per-worker batches over and collects one output per worker.
         let mut flush = |batches: &mut Vec<PacketBatch>,
                          pending: &mut usize,
-                         merged: &mut Vec<(u64, Event)>,
                          sink: &mut dyn EventSink,
                          counters: (u64, i64, &SourceStats),
                          last: bool|
@@ -296,15 +317,15 @@ pub fn run_sharded(
             *pending += 1;
             // Keep at most QUEUE_BATCHES-1 rounds in flight, then collect the oldest.
             while *pending >= QUEUE_BATCHES - 1 || (last && *pending > 0) {
+                let mut outs = Vec::with_capacity(from_workers.len());
                 for (w, rx) in from_workers.iter().enumerate() {
-                    if let Ok(o) = rx.recv() {
-                        merged.extend(o.tags.into_iter().zip(o.events));
-                        worker_stats[w] = o.stats;
+                    if let Ok(mut o) = rx.recv() {
+                        worker_stats[w] = std::mem::take(&mut o.stats);
+                        outs.push(o);
                     }
                 }
                 *pending -= 1;
-                merged.sort_by_key(|(t, _)| *t);
-                let evs: Vec<Event> = merged.drain(..).map(|(_, e)| e).collect();
+                let evs = merge_by_frame(outs);
                 if !sink.on_events(&evs)? {
                     return Ok(false);
                 }
@@ -331,7 +352,7 @@ pub fn run_sharded(
                         in_batch = 0;
                         let source = src.stats();
                         let counters = (frame, last_ts, &source);
-                        match flush(&mut batches, &mut pending, &mut merged, sink, counters, false) {
+                        match flush(&mut batches, &mut pending, sink, counters, false) {
                             Ok(true) => {}
                             Ok(false) => {
                                 sum.stopped_early = true;
@@ -358,7 +379,7 @@ pub fn run_sharded(
         if error.is_none() && !sum.stopped_early {
             let source = src.stats();
             if let Err(e) =
-                flush(&mut batches, &mut pending, &mut merged, sink, (frame, last_ts, &source), true)
+                flush(&mut batches, &mut pending, sink, (frame, last_ts, &source), true)
             {
                 error = Some(e);
             }

@@ -180,7 +180,7 @@ fn ser_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::
 /// Everything the decoders hand to the rest of the sensor.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Message(Box<OtMessage>),
+    Message(OtMessage),
     Transaction(TxEvent),
     /// Emitted only when `EngineConfig::flow_events` is on.
     Flow(Box<FlowRecord>),

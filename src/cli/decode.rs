@@ -117,7 +117,7 @@ impl<W: Write> EventSink for MessageWriter<W> {
                 (_, Format::None) => {}
                 (Event::Message(m), Format::Jsonl) => {
                     self.line.clear();
-                    serde_json::to_writer(&mut self.line, m.as_ref())?;
+                    serde_json::to_writer(&mut self.line, m)?;
                     self.line.push(b'\n');
                     self.out.write_all(&self.line)?;
                 }

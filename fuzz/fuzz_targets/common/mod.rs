@@ -58,7 +58,7 @@ pub fn render(events: &[Event]) {
     for ev in events {
         match ev {
             Event::Message(m) => {
-                let _ = serde_json::to_vec(m.as_ref());
+                let _ = serde_json::to_vec(m);
                 let _ = m.body.summary();
                 let _ = format_rfc3339_us(m.ts_ns);
             }

@@ -32,7 +32,7 @@ const DCC: &[u8] = &[
 fn messages(ev: &[Event]) -> Vec<&OtMessage> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some(&**m),
+            Event::Message(m) => Some(m),
             _ => None,
         })
         .collect()

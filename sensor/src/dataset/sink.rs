@@ -328,7 +328,7 @@ impl DatasetSink {
             Event::Message(m) => {
                 self.counts.messages += 1;
                 self.json.clear();
-                if serde_json::to_writer(&mut self.json, m.as_ref()).is_err() {
+                if serde_json::to_writer(&mut self.json, &m).is_err() {
                     self.json.clear();
                 }
                 let detail = std::str::from_utf8(&self.json).unwrap_or("");

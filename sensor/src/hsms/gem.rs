@@ -446,10 +446,8 @@ fn bounded<T>(it: impl Iterator<Item = T>, max: usize) -> (Vec<T>, usize) {
 }
 
 fn pair(t: &Secs2Tree<'_>, r: ItemRef) -> Option<(ItemRef, ItemRef)> {
-    match t.list_of(r, 2)?.as_slice() {
-        [a, b] => Some((*a, *b)),
-        _ => None,
-    }
+    let [a, b] = t.list_array::<2>(r)?;
+    Some((a, b))
 }
 
 fn values(t: &Secs2Tree<'_>, list: ItemRef, max: usize) -> Option<(Vec<GemValue>, usize)> {
@@ -598,10 +596,8 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             Gem::HostCommand { rcmd: value(t, rcmd), params, n_params }
         }
         (2, 49) => {
-            let k = root.and_then(|r| t.list_of(r, 4)).ok_or(GemMismatch)?;
-            let [dataid, objspec, rcmd, list] = k.as_slice() else {
-                return Err(GemMismatch);
-            };
+            let [dataid, objspec, rcmd, list] =
+                &root.and_then(|r| t.list_array::<4>(r)).ok_or(GemMismatch)?;
             let (params, n_params) = params(t, *list, max_values).ok_or(GemMismatch)?;
             Gem::EnhancedRemoteCommand {
                 dataid: value(t, *dataid),
@@ -625,10 +621,7 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             Gem::HostCommandAck { hcack, cpacks, n_cpacks }
         }
         (5, 1) => {
-            let k = root.and_then(|r| t.list_of(r, 3)).ok_or(GemMismatch)?;
-            let [alcd, alid, altx] = k.as_slice() else {
-                return Err(GemMismatch);
-            };
+            let [alcd, alid, altx] = &root.and_then(|r| t.list_array::<3>(r)).ok_or(GemMismatch)?;
             let raw = t.code(*alcd).ok_or(GemMismatch)?;
             Gem::AlarmReport {
                 alcd: Alcd { raw, set: raw & 0x80 != 0, category: AlarmCategory(raw & 0x7F) },
@@ -648,10 +641,7 @@ pub fn extract(h: &HsmsHeader, t: &Secs2Tree<'_>, max_values: usize) -> GemResul
             Gem::EnableAlarm { aled: Aled { raw, enable: raw & 0x80 != 0 }, alid }
         }
         (6, 11) => {
-            let k = root.and_then(|r| t.list_of(r, 3)).ok_or(GemMismatch)?;
-            let [dataid, ceid, list] = k.as_slice() else {
-                return Err(GemMismatch);
-            };
+            let [dataid, ceid, list] = &root.and_then(|r| t.list_array::<3>(r)).ok_or(GemMismatch)?;
             t.list_len(*list).ok_or(GemMismatch)?;
             let (reports, n_reports) = bounded(
                 t.children(*list).map(|c| match pair(t, c) {
@@ -759,13 +749,10 @@ pub fn defined_reports(t: &Secs2Tree<'_>, max: usize) -> Option<(bool, Vec<(IdKe
 
 /// RPTIDs reported in an S6F11 body, at most `max`.
 pub fn reported_ids(t: &Secs2Tree<'_>, max: usize) -> Vec<IdKey> {
-    let Some(k) = t.root().and_then(|r| t.list_of(r, 3)) else {
+    let Some([_, _, list]) = t.root().and_then(|r| t.list_array::<3>(r)) else {
         return Vec::new();
     };
-    let Some(list) = k.get(2) else {
-        return Vec::new();
-    };
-    t.children(*list)
+    t.children(list)
         .filter_map(|c| pair(t, c).and_then(|(id, _)| value(t, id)).and_then(|v| v.id_key()))
         .take(max)
         .collect()

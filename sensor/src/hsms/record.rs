@@ -122,23 +122,54 @@ impl HsmsRecord {
     }
 }
 
+/// Body bytes kept inside the record itself; longer bodies go to the heap. Nearly all data
+/// messages of a fab (event reports, remote commands, acks) have bodies this short, and the
+/// record is no larger for it than the Modbus and BACnet ones.
+const SML_INLINE_BYTES: usize = 64;
+
 /// A bounded copy of a body, rendered as SML only when the record is serialised (keeps the
-/// hot path to one short copy).
+/// hot path to one short copy, without allocating for short bodies).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmlBody {
-    bytes: Box<[u8]>,
+    bytes: SmlBytes,
     total_len: usize,
     max_depth: usize,
+}
+
+/// The copied bytes: inline up to [`SML_INLINE_BYTES`], on the heap beyond.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SmlBytes {
+    Inline { len: u8, buf: [u8; SML_INLINE_BYTES] },
+    Heap(Box<[u8]>),
+}
+
+impl SmlBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SmlBytes::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or(buf),
+            SmlBytes::Heap(b) => b,
+        }
+    }
 }
 
 impl SmlBody {
     pub fn new(body: &[u8], max_depth: usize) -> SmlBody {
         let keep = body.get(..SML_SOURCE_BYTES).unwrap_or(body);
-        SmlBody { bytes: keep.into(), total_len: body.len(), max_depth }
+        let bytes = match (u8::try_from(keep.len()), keep.len() <= SML_INLINE_BYTES) {
+            (Ok(len), true) => {
+                let mut buf = [0u8; SML_INLINE_BYTES];
+                if let Some(dst) = buf.get_mut(..keep.len()) {
+                    dst.copy_from_slice(keep);
+                }
+                SmlBytes::Inline { len, buf }
+            }
+            _ => SmlBytes::Heap(keep.into()),
+        };
+        SmlBody { bytes, total_len: body.len(), max_depth }
     }
 
     pub fn render(&self) -> String {
-        secs2::render_sml(&self.bytes, self.total_len, self.max_depth, SML_MAX_CHARS)
+        secs2::render_sml(self.bytes.as_slice(), self.total_len, self.max_depth, SML_MAX_CHARS)
     }
 }
 

@@ -183,7 +183,39 @@ struct ItemHeader {
     format: Secs2Format,
     len: usize,
     header_len: usize,
+    /// Bytes per element (1 for a list, whose length counts items).
+    elem: usize,
 }
+
+/// Per 6-bit format code: 0 when E5 does not define it, else its element size in bytes (1 for
+/// a list). One lookup per item instead of two matches on the hot path.
+const FORMAT_ELEM: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let defined: [(Secs2Format, u8); 16] = [
+        (Secs2Format::LIST, 1),
+        (Secs2Format::BINARY, 1),
+        (Secs2Format::BOOLEAN, 1),
+        (Secs2Format::ASCII, 1),
+        (Secs2Format::JIS8, 1),
+        (Secs2Format::LOCALIZED, 1),
+        (Secs2Format::I8, 8),
+        (Secs2Format::I1, 1),
+        (Secs2Format::I2, 2),
+        (Secs2Format::I4, 4),
+        (Secs2Format::F8, 8),
+        (Secs2Format::F4, 4),
+        (Secs2Format::U8, 8),
+        (Secs2Format::U1, 1),
+        (Secs2Format::U2, 2),
+        (Secs2Format::U4, 4),
+    ];
+    let mut i = 0;
+    while i < defined.len() {
+        t[defined[i].0 .0 as usize] = defined[i].1;
+        i += 1;
+    }
+    t
+};
 
 fn parse_item_header(body: &[u8], pos: usize) -> Result<ItemHeader, Secs2Error> {
     let err = |kind| Secs2Error { kind, offset: pos };
@@ -195,14 +227,64 @@ fn parse_item_header(body: &[u8], pos: usize) -> Result<ItemHeader, Secs2Error> 
         return Err(err(Secs2ErrorKind::NlbZero));
     }
     let format = Secs2Format(fb >> 2);
-    if !format.is_known() {
+    let elem = usize::from(FORMAT_ELEM.get(usize::from(format.0)).copied().unwrap_or(0));
+    if elem == 0 {
         return Err(err(Secs2ErrorKind::UnknownFormat { code: format.0 }));
     }
     let Some(lb) = body.get(pos + 1..pos + 1 + nlb) else {
         return Err(err(Secs2ErrorKind::LengthBytesTruncated));
     };
     let len = lb.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    Ok(ItemHeader { format, len, header_len: 1 + nlb })
+    Ok(ItemHeader { format, len, header_len: 1 + nlb, elem })
+}
+
+/// Lists opened and not yet complete while parsing: per list, the children still to read and
+/// its index in the item vector. The first [`OpenLists::INLINE`] levels live inline, so usual
+/// bodies parse without allocating; deeper nesting (bounded by `max_depth`) goes to the heap.
+struct OpenLists {
+    inline: [(usize, usize); OpenLists::INLINE],
+    n_inline: usize,
+    deeper: Vec<(usize, usize)>,
+}
+
+impl OpenLists {
+    const INLINE: usize = 8;
+
+    fn new() -> Self {
+        OpenLists { inline: [(0, 0); OpenLists::INLINE], n_inline: 0, deeper: Vec::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.n_inline + self.deeper.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n_inline == 0
+    }
+
+    fn push(&mut self, e: (usize, usize)) {
+        match self.inline.get_mut(self.n_inline) {
+            Some(slot) => {
+                *slot = e;
+                self.n_inline += 1;
+            }
+            None => self.deeper.push(e),
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut (usize, usize)> {
+        if !self.deeper.is_empty() {
+            return self.deeper.last_mut();
+        }
+        let i = self.n_inline.checked_sub(1)?;
+        self.inline.get_mut(i)
+    }
+
+    fn pop(&mut self) {
+        if self.deeper.pop().is_none() {
+            self.n_inline = self.n_inline.saturating_sub(1);
+        }
+    }
 }
 
 /// Parses a whole body (one root item; an empty body is a header-only message and yields no
@@ -224,7 +306,7 @@ pub fn parse_secs2(
     }
     // Per open list: children still to read and its index in `items` (usize::MAX once items
     // are capped). Bounded by max_depth.
-    let mut stack: Vec<(usize, usize)> = Vec::new();
+    let mut stack = OpenLists::new();
     let mut pos = 0usize;
     loop {
         let h = parse_item_header(body, pos)?;
@@ -267,7 +349,7 @@ pub fn parse_secs2(
                 completed = false;
             }
         } else {
-            let elem = h.format.element_size().unwrap_or(1);
+            let elem = h.elem;
             let bad_len = if h.format == Secs2Format::LOCALIZED {
                 // A non-empty localized item starts with its 2-byte encoding code.
                 h.len == 1
@@ -391,6 +473,20 @@ impl<'a> Secs2Tree<'a> {
         }
         let v: Vec<ItemRef> = self.children(r).collect();
         (v.len() == n).then_some(v)
+    }
+
+    /// The list's children if it is a list of exactly `N` items, without allocating.
+    pub fn list_array<const N: usize>(&self, r: ItemRef) -> Option<[ItemRef; N]> {
+        let it = self.item(r)?;
+        if it.format != Secs2Format::LIST || it.len != N {
+            return None;
+        }
+        let mut out = [0; N];
+        let mut kids = self.children(r);
+        for slot in &mut out {
+            *slot = kids.next()?;
+        }
+        Some(out)
     }
 
     /// Number of children of a list item.
@@ -771,6 +867,29 @@ mod tests {
         0x41, 0x06, b'M', b'D', b'L', b'N', b'-', b'A', // A "MDLN-A"
         0x41, 0x05, b'1', b'.', b'0', b'.', b'3', // A "1.0.3"
     ];
+
+    #[test]
+    fn format_table_matches_the_format_codes() {
+        for code in 0..64u8 {
+            let f = Secs2Format(code);
+            let want = if f.is_known() { f.element_size().unwrap_or(1) } else { 0 };
+            assert_eq!(usize::from(FORMAT_ELEM[usize::from(code)]), want, "format {code:o}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_beyond_the_inline_levels_parses() {
+        // 20 nested lists around one U1: deeper than the inline part of the open-list stack.
+        let mut body = Vec::new();
+        for _ in 0..20 {
+            body.extend([0x01, 0x01]);
+        }
+        body.extend([0xa5, 0x01, 0x07]);
+        let (r, items) = parse(&body);
+        let s = r.unwrap();
+        assert_eq!((s.n_items, s.max_depth, items.len()), (21, 20, 21));
+        assert!(items.iter().all(|i| i.next == 21));
+    }
 
     #[test]
     fn s1f13_body() {

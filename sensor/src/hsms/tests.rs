@@ -53,7 +53,7 @@ fn drive(segs: &[(Dir, Vec<u8>)]) -> Vec<Event> {
 fn msgs(ev: &[Event]) -> Vec<&OtMessage> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some(m.as_ref()),
+            Event::Message(m) => Some(m),
             _ => None,
         })
         .collect()
@@ -810,5 +810,21 @@ fn corpus_mid_stream_pickup() {
             );
         }
         assert!(txs(&ev).is_empty());
+    }
+}
+
+#[test]
+fn sml_body_renders_the_same_inline_and_on_the_heap() {
+    use crate::hsms::record::{SmlBody, SML_MAX_CHARS, SML_SOURCE_BYTES};
+    // An ASCII item with two length bytes around n characters: bodies of n + 3 bytes, on both
+    // sides of the inline size and beyond the copied prefix.
+    for n in [0usize, 1, 60, 61, 62, 200, 2100] {
+        let mut body = vec![0x42, (n >> 8) as u8, n as u8];
+        body.extend((0..n).map(|i| b'a' + (i % 26) as u8));
+        let keep = &body[..body.len().min(SML_SOURCE_BYTES)];
+        let want = crate::hsms::secs2::render_sml(keep, body.len(), 64, SML_MAX_CHARS);
+        let sml = SmlBody::new(&body, 64);
+        assert_eq!(sml.render(), want, "n = {n}");
+        assert_eq!(sml, SmlBody::new(&body, 64));
     }
 }

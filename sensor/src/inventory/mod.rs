@@ -657,7 +657,7 @@ mod tests {
     use crate::bacnet::BacnetRecord;
 
     fn bacnet(src: &str, dst: &str, frame: u64, apdu_type: u8, service: u8) -> Event {
-        Event::Message(Box::new(OtMessage {
+        Event::Message(OtMessage {
             body: OtBody::Bacnet(BacnetRecord {
                 bvlc: 0x0a,
                 bvlc_type: 0x81,
@@ -678,7 +678,7 @@ mod tests {
             latency_us: None,
             orphan: false,
             from_client: true,
-        }))
+        })
     }
 
     #[test]

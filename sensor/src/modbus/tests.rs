@@ -38,7 +38,7 @@ fn msgs(events: &[Event]) -> Vec<&OtMessage> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some(&**m),
+            Event::Message(m) => Some(m),
             _ => None,
         })
         .collect()
