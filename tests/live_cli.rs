@@ -27,7 +27,7 @@ fn live_capture_on_loopback_decodes_modbus() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = fabmon()
+    let child = fabmon()
         .args(["decode", "--iface", "lo", "--duration", "4s", "--format", "jsonl", "--modbus-port"])
         .arg(port.to_string())
         .stdout(std::process::Stdio::piped())

@@ -378,9 +378,7 @@ pub fn run_sharded(
         }
         if error.is_none() && !sum.stopped_early {
             let source = src.stats();
-            if let Err(e) =
-                flush(&mut batches, &mut pending, sink, (frame, last_ts, &source), true)
-            {
+            if let Err(e) = flush(&mut batches, &mut pending, sink, (frame, last_ts, &source), true) {
                 error = Some(e);
             }
         }

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-
 use super::rows::Rows;
 use super::{Dataset, TableReport};
 use crate::alert::Alert;

@@ -1582,7 +1582,7 @@ mod tests {
     }
 
     fn msg(src: &str, dst: &str, frame: u64, from_client: bool, body: OtBody) -> Event {
-        Event::Message(Box::new(OtMessage {
+        Event::Message(OtMessage {
             body,
             src: ip(src),
             dst: ip(dst),
@@ -1597,7 +1597,7 @@ mod tests {
             latency_us: None,
             orphan: false,
             from_client,
-        }))
+        })
     }
 
     fn hsms(function: u8, system: u32, length: u32, gem: Gem) -> OtBody {
