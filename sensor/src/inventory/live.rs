@@ -13,7 +13,7 @@ impl Inventory {
 }
 
 impl Asset {
-    /// Reply latency per protocol from the replies seen so far (what `finalize` fills into
+    /// Reply latency per protocol from the replies seen so far (`finalize` stores it in
     /// [`Asset::latency`] at the end of a run).
     pub fn latency_now(&self) -> BTreeMap<&'static str, LatencySummary> {
         self.hist

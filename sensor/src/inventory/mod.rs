@@ -485,21 +485,7 @@ impl Inventory {
                 a.owner = pa.owner.clone();
                 a.equipment_class = pa.equipment_class.clone();
             }
-            a.latency = a
-                .hist
-                .iter()
-                .map(|(p, h)| {
-                    (
-                        *p,
-                        LatencySummary {
-                            replies: h.len(),
-                            p50_us: h.value_at_quantile(0.5),
-                            p99_us: h.value_at_quantile(0.99),
-                            max_us: h.max(),
-                        },
-                    )
-                })
-                .collect();
+            a.latency = a.latency_now();
         }
         let levels: std::collections::HashMap<IpAddr, Option<String>> =
             self.assets.iter().map(|(ip, a)| (*ip, a.level.clone())).collect();
